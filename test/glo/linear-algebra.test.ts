@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { fitGaussian, sampleGaussian } from '../../training/glo/gaussian.ts';
+import { cholesky, symmetricEigen } from '../../training/glo/linalg.ts';
+import { fitPca, pcaDecode, pcaEncode } from '../../training/glo/pca.ts';
+import { Random } from '../../training/glo/random.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('symmetricEigen and cholesky', () => {
+  it('reconstruct the matrix', () => {
+    const n = 6;
+    const r = new Random(1);
+    const b = Float64Array.from(r.normalArray(n * n));
+    const a = new Float64Array(n * n); // B B^T + I: symmetric positive definite
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      for (let k = 0; k < n; k++) a[i * n + j] += b[i * n + k] * b[j * n + k];
+      if (i === j) a[i * n + j] += 1;
+    }
+    const { values, vectors } = symmetricEigen(a, n);
+    for (let i = 1; i < n; i++) expect(values[i]).toBeLessThanOrEqual(values[i - 1]);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += vectors[i * n + k] * values[k] * vectors[j * n + k];
+      expect(s).toBeCloseTo(a[i * n + j], 8);
+    }
+    const { factor, jitter } = cholesky(a, n);
+    expect(jitter).toBe(0);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += factor[i * n + k] * factor[j * n + k];
+      expect(s).toBeCloseTo(a[i * n + j], 8);
+    }
+  });
+});
+
+describe('PCA by randomized SVD', () => {
+  it('matches an exact eigendecomposition of the covariance on a small matrix', () => {
+    const count = 40;
+    const d = 12;
+    const k = 4;
+    const random = new Random(7);
+    // Low-rank structure plus noise, as uint8 pixels.
+    const basis = random.normalArray(k * d);
+    const pixels = new Uint8Array(count * d);
+    for (let n = 0; n < count; n++) {
+      const w = random.normalArray(k);
+      for (let i = 0; i < d; i++) {
+        let v = 0;
+        for (let j = 0; j < k; j++) v += w[j] * basis[j * d + i] * (k - j);
+        pixels[n * d + i] = Math.max(0, Math.min(255, Math.round(128 + 12 * v + 2 * random.normal())));
+      }
+    }
+    const model = fitPca(pixels, count, d, k, new Random(8));
+    // Exact: eigen of the centred scatter matrix X^T X.
+    const x = Float64Array.from(pixels, (p) => p / 127.5 - 1);
+    const mean = new Float64Array(d);
+    for (let n = 0; n < count; n++) for (let i = 0; i < d; i++) mean[i] += x[n * d + i] / count;
+    const scatter = new Float64Array(d * d);
+    for (let n = 0; n < count; n++) for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) {
+      scatter[i * d + j] += (x[n * d + i] - mean[i]) * (x[n * d + j] - mean[j]);
+    }
+    const exact = symmetricEigen(scatter, d);
+    for (let c = 0; c < k; c++) {
+      expect(model.singularValues[c]).toBeCloseTo(Math.sqrt(exact.values[c]), 3);
+      // Same direction up to sign.
+      let dot = 0;
+      for (let i = 0; i < d; i++) dot += model.components[c * d + i] * exact.vectors[i * d + c];
+      expect(Math.abs(dot)).toBeCloseTo(1, 4);
+    }
+    // Encoding then decoding equals projecting onto the top-k subspace.
+    const codes = pcaEncode(model, pixels, count);
+    const recon = pcaDecode(model, codes, count);
+    let err = 0;
+    let total = 0;
+    for (let i = 0; i < recon.length; i++) {
+      err += (recon[i] - x[i]) ** 2;
+      total += (x[i] - mean[i % d]) ** 2;
+    }
+    let tail = 0;
+    for (let c = k; c < d; c++) tail += exact.values[c];
+    expect(err).toBeCloseTo(tail, 2);
+    expect(err).toBeLessThan(total);
+  });
+});
+
+describe('Gaussian prior', () => {
+  it('samples have the fitted mean and covariance (L L^T)', () => {
+    const dim = 3;
+    const random = new Random(9);
+    // Codes with a known correlation structure, small enough that projection does not clip them.
+    const count = 4000;
+    const table = new Float32Array(count * dim);
+    for (let n = 0; n < count; n++) {
+      const a = random.normal();
+      const b = random.normal();
+      table[n * dim] = 0.1 * a + 0.2;
+      table[n * dim + 1] = 0.05 * a + 0.05 * b;
+      table[n * dim + 2] = 0.08 * b - 0.1;
+    }
+    const prior = fitGaussian(table, dim);
+    expect(prior.mean[0]).toBeCloseTo(0.2, 2);
+    const samples = sampleGaussian(prior, 20000, new Random(10));
+    const refit = fitGaussian(samples, dim);
+    const cov = (p: typeof prior) => {
+      const l = p.choleskyFactor;
+      const c = new Float64Array(dim * dim);
+      for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) for (let k = 0; k < dim; k++) c[i * dim + j] += l[i * dim + k] * l[j * dim + k];
+      return c;
+    };
+    const fitted = cov(prior);
+    const sampled = cov(refit);
+    for (let i = 0; i < dim * dim; i++) expect(sampled[i]).toBeCloseTo(fitted[i], 3);
+    for (let i = 0; i < dim; i++) expect(refit.mean[i]).toBeCloseTo(prior.mean[i], 2);
+    // Fitted covariance equals the analytic one of the construction.
+    expect(fitted[0]).toBeCloseTo(0.01, 3);
+    expect(fitted[1]).toBeCloseTo(0.005, 3);
+  });
+
+  it('same seed, same samples; temperature 0 gives the (projected) mean', () => {
+    const table = new Random(11).normalArray(100 * 4, 0.2);
+    const prior = fitGaussian(table, 4);
+    expect(Array.from(sampleGaussian(prior, 5, new Random(1)))).toEqual(Array.from(sampleGaussian(prior, 5, new Random(1))));
+    const atMean = sampleGaussian(prior, 1, new Random(1), { temperature: 0 });
+    Array.from(atMean).forEach((v, i) => expect(v).toBeCloseTo(prior.mean[i], 6));
+  });
+});
