@@ -1,0 +1,234 @@
+// Storage on s3://bucket/prefix. The client comes from the SDK default chain, so the same code talks to AWS
+// in the Batch job (task role, AWS_REGION) and to moto_server in tests (AWS_ENDPOINT_URL, dummy keys).
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import {
+  compareKeys,
+  joinKey,
+  normalizeKey,
+  parseS3Uri,
+  StorageError,
+  StorageNotFoundError,
+  type Storage,
+  type StorageObject,
+} from './storage.ts';
+
+export interface S3StorageOptions {
+  /** Defaults to one client per process, built lazily from the environment, shared by every S3Storage. */
+  client?: S3Client;
+  /** Objects at least this large go up as multipart uploads (parallel parts, retried per part). */
+  multipartThresholdBytes?: number;
+  /** Part size for multipart uploads; S3 requires at least 5 MiB for every part but the last. */
+  partSizeBytes?: number;
+  /** Parts uploaded in parallel; memory use is about queueSize * partSize. */
+  uploadQueueSize?: number;
+}
+
+const MiB = 1024 * 1024;
+// Below ~16 MiB one PUT is faster than three multipart round trips; model weights and latent tables of
+// big runs are above it, where parallel parts and per-part retries pay off.
+const DEFAULT_MULTIPART_THRESHOLD = 16 * MiB;
+const DEFAULT_PART_SIZE = 8 * MiB;
+const MIN_PART_SIZE = 5 * MiB;
+// DeleteObjects accepts at most 1000 keys per request.
+const DELETE_BATCH = 1000;
+
+// The site is served from the artifacts bucket through CloudFront, so objects need a real Content-Type
+// (a PNG stored as binary/octet-stream downloads instead of displaying).
+const CONTENT_TYPES: Record<string, string> = {
+  json: 'application/json',
+  png: 'image/png',
+  webp: 'image/webp',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  avif: 'image/avif',
+  svg: 'image/svg+xml',
+  html: 'text/html; charset=utf-8',
+  txt: 'text/plain; charset=utf-8',
+  csv: 'text/csv; charset=utf-8',
+  bin: 'application/octet-stream',
+};
+const contentTypeOf = (key: string) =>
+  CONTENT_TYPES[/\.([^./]+)$/.exec(key)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream';
+
+let sharedClient: S3Client | undefined;
+function defaultClient(): S3Client {
+  // followRegionRedirects: a bucket in another region than AWS_REGION still works instead of failing with 301.
+  sharedClient ??= new S3Client({ followRegionRedirects: true });
+  return sharedClient;
+}
+
+interface AwsError {
+  name?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number };
+}
+
+// Turns SDK errors into StorageErrors that say which URI failed and what to check.
+function s3Error(operation: string, uri: string, error: unknown): StorageError {
+  const { name = 'Error', message = String(error) } = (error ?? {}) as AwsError;
+  const status = (error as AwsError | undefined)?.$metadata?.httpStatusCode;
+  let hint = '';
+  if (name === 'NoSuchBucket') hint = ' The bucket does not exist: check the name, AWS_REGION and AWS_ENDPOINT_URL.';
+  else if (name === 'AccessDenied' || status === 403)
+    hint =
+      ' The credentials lack permission for this. (S3 also answers 403 instead of 404 for a missing key when the' +
+      ' caller may not s3:ListBucket.)';
+  else if (name === 'CredentialsProviderError')
+    hint = ' No AWS credentials were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.';
+  else if (/region is missing/i.test(message)) hint = ' Set AWS_REGION.';
+  return new StorageError(`S3 ${operation} ${uri} failed: ${name}: ${message}.${hint}`, { cause: error });
+}
+
+const isNotFound = (error: unknown) => {
+  const { name, $metadata } = (error ?? {}) as AwsError;
+  return name === 'NoSuchKey' || name === 'NotFound' || (name !== 'NoSuchBucket' && $metadata?.httpStatusCode === 404);
+};
+
+export class S3Storage implements Storage {
+  readonly uri: string;
+  readonly bucket: string;
+  /** Key prefix of the root, without slashes at either end ('' for the bucket root). */
+  readonly prefix: string;
+  private readonly options: S3StorageOptions;
+
+  constructor(uri: string, options: S3StorageOptions = {}) {
+    const { bucket, prefix } = parseS3Uri(uri);
+    this.bucket = bucket;
+    this.prefix = prefix;
+    this.uri = prefix === '' ? `s3://${bucket}` : `s3://${bucket}/${prefix}`;
+    const partSize = options.partSizeBytes ?? DEFAULT_PART_SIZE;
+    if (partSize < MIN_PART_SIZE) {
+      throw new StorageError(`partSizeBytes ${partSize} is below the S3 minimum part size of ${MIN_PART_SIZE} bytes.`);
+    }
+    this.options = options;
+  }
+
+  private get client(): S3Client {
+    return this.options.client ?? defaultClient();
+  }
+
+  private objectKey(key: string): string {
+    return joinKey(this.prefix, normalizeKey(key));
+  }
+
+  private uriOf(objectKey: string): string {
+    return `s3://${this.bucket}/${objectKey}`;
+  }
+
+  async read(key: string): Promise<Uint8Array> {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!output.Body) throw new Error('the response has no body');
+      return await output.Body.transformToByteArray();
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageNotFoundError(this.uriOf(Key), { cause: error });
+      throw s3Error('GetObject', this.uriOf(Key), error);
+    }
+  }
+
+  async readIfExists(key: string): Promise<Uint8Array | undefined> {
+    try {
+      return await this.read(key);
+    } catch (error) {
+      if (error instanceof StorageNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  async write(key: string, data: Uint8Array | string): Promise<void> {
+    const Key = this.objectKey(key);
+    const Body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const params = { Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key) };
+    try {
+      if (Body.byteLength < (this.options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD)) {
+        await this.client.send(new PutObjectCommand(params));
+      } else {
+        // Completing a multipart upload is as atomic as a PUT; on failure Upload aborts it, so no orphaned
+        // parts keep costing storage.
+        await new Upload({
+          client: this.client,
+          params,
+          partSize: this.options.partSizeBytes ?? DEFAULT_PART_SIZE,
+          queueSize: this.options.uploadQueueSize ?? 4,
+          leavePartsOnError: false,
+        }).done();
+      }
+    } catch (error) {
+      throw s3Error('PutObject', this.uriOf(Key), error);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    const Key = this.objectKey(key);
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key }));
+      return true;
+    } catch (error) {
+      // HEAD responses have no body, so a missing bucket also reads as NotFound here.
+      if (isNotFound(error)) return false;
+      throw s3Error('HeadObject', this.uriOf(Key), error);
+    }
+  }
+
+  async list(prefix = ''): Promise<StorageObject[]> {
+    const folder = joinKey(this.prefix, normalizeKey(prefix, { allowEmpty: true }));
+    // A trailing '/' makes the prefix a folder: listing runs/abc must not return runs/abc2/...
+    const Prefix = folder === '' ? undefined : `${folder}/`;
+    const rootLength = this.prefix === '' ? 0 : this.prefix.length + 1;
+    const objects: StorageObject[] = [];
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.bucket, Prefix })) {
+        for (const object of page.Contents ?? []) {
+          // Keys ending in '/' are the S3 console's empty "folder" placeholders, not objects a folder would have.
+          if (!object.Key || object.Key.endsWith('/')) continue;
+          objects.push({
+            key: object.Key.slice(rootLength),
+            size: object.Size ?? 0,
+            etag: object.ETag?.replace(/"/g, ''),
+          });
+        }
+      }
+    } catch (error) {
+      throw s3Error('ListObjectsV2', Prefix ? this.uriOf(Prefix) : `s3://${this.bucket}/`, error);
+    }
+    return objects.sort((a, b) => compareKeys(a.key, b.key));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    const objectKeys = keys.map((key) => this.objectKey(key));
+    for (let start = 0; start < objectKeys.length; start += DELETE_BATCH) {
+      const batch = objectKeys.slice(start, start + DELETE_BATCH);
+      let errors;
+      try {
+        const output = await this.client.send(
+          new DeleteObjectsCommand({
+            Bucket: this.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+        );
+        errors = output.Errors ?? [];
+      } catch (error) {
+        throw s3Error('DeleteObjects', this.uri, error);
+      }
+      // DeleteObjects reports per-key failures in a 200 response; they must not pass silently.
+      if (errors.length > 0) {
+        const sample = errors.slice(0, 3).map((e) => `${this.uriOf(e.Key ?? '?')} (${e.Code}: ${e.Message})`);
+        throw new StorageError(`S3 DeleteObjects failed for ${errors.length} keys, e.g. ${sample.join(', ')}.`);
+      }
+    }
+  }
+
+  child(prefix: string): Storage {
+    return new S3Storage(`s3://${this.bucket}/${joinKey(this.prefix, normalizeKey(prefix))}`, this.options);
+  }
+}
