@@ -83,12 +83,18 @@ export class ConfigError extends Error {
 function formatIssues(error: z.ZodError): string {
   const lines = error.issues.map((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+      return `unknown option${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}" (--${toFlag(k)})`).join(', ')}`;
     }
-    const where = issue.path.length ? `"${issue.path.join('.')}"` : 'options';
+    const key = String(issue.path[0] ?? '');
+    const where = issue.path.length ? `"${issue.path.join('.')}" (--${toFlag(key)})` : 'options';
     return `${where}: ${issue.message}`;
   });
   return `Invalid training options:\n  ${lines.join('\n  ')}`;
+}
+
+/** The CLI flag of a config key: latentDim -> latent-dim. */
+export function toFlag(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
 /** Validates options (unknown keys are errors that name them) and fills the derived defaults. */

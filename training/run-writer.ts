@@ -1,0 +1,175 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { readFileSync } from 'node:fs';
+import type { BackendInfo } from './backend/backend.ts';
+import type { TrainingState } from './checkpoint.ts';
+import type { Dataset } from './data/dataset.ts';
+import { batchTargetValues, evaluateReconstructions } from './evaluate.ts';
+import { fitGaussian, sampleGaussian, type GaussianPrior } from './glo/gaussian.ts';
+import { recalibrateBatchNorm } from './glo/generator.ts';
+import { encodeLatents } from './glo/latent-codec.ts';
+import { gatherRows, latentRow, interpolate } from './glo/latent.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from './glo/manifest.ts';
+import { meanImageMetrics } from './glo/metrics.ts';
+import { pcaDecode, pcaEncode, type PcaModel } from './glo/pca.ts';
+import { Random } from './glo/random.ts';
+import { saveModel } from './model-io.ts';
+import { gridPng, toUint8 } from './previews.ts';
+import type { Reporter } from './progress.ts';
+import type { Storage } from './storage/storage.ts';
+
+export interface PublishInput {
+  storage: Storage;
+  runId?: string;
+  generator: tfl.LayersModel;
+  state: TrainingState;
+  dataset: Dataset;
+  pca: PcaModel;
+  batchSize: number;
+  backend: BackendInfo;
+  resumedFrom?: number;
+  reporter: Reporter;
+}
+
+/** The prior.json content: the Gaussian of all codes and, for labelled data, one per class. */
+export interface PriorFile {
+  global: GaussianPrior;
+  classes?: Record<string, GaussianPrior>;
+}
+
+export function codeVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Finishes a trained model and publishes the run (DESIGN.md section 3): recalibrates BatchNorm,
+ * measures reconstructions of every image against PCA with as many components, fits the prior, renders
+ * previews and the atlas, then writes every file and manifest.json LAST, so a reader that sees the
+ * manifest sees a complete run.
+ */
+export async function publishRun(input: PublishInput): Promise<RunManifest> {
+  const { storage, generator, state, dataset, pca, batchSize } = input;
+  const config = state.config;
+  const dim = config.latentDim;
+  const count = dataset.count;
+  const ppi = dataset.imageSize * dataset.imageSize * dataset.channels;
+  const allRows = Int32Array.from({ length: count }, (_, i) => i);
+
+  recalibrateBatchNorm(generator, codeBatches(state.latents, dim, count, batchSize));
+  const glo = evaluateReconstructions(generator, state.latents, dataset, allRows, 'inference');
+  const pcaRecon = pcaDecode(pca, pcaEncode(pca, dataset.pixels, count), count);
+  const pcaMetrics = meanImageMetrics(pcaRecon, batchTargetValues(dataset, allRows), ppi);
+
+  const prior: PriorFile = { global: fitGaussian(state.latents, dim) };
+  if (dataset.labels) {
+    prior.classes = {};
+    dataset.labels.classes.forEach((name, c) => {
+      const members = allRows.filter((i) => dataset.labels!.index[i] === c);
+      if (members.length >= 2) prior.classes![name] = fitGaussian(state.latents, dim, members);
+    });
+  }
+
+  const files: { path: string; bytes: number }[] = [];
+  const write = async (path: string, data: Uint8Array | string) => {
+    await storage.write(path, data);
+    files.push({ path, bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength });
+  };
+
+  files.push(...(await saveModel(generator, storage, 'model')));
+  await write('latents.bin', encodeLatents(state.latents));
+  const atlasCount = Math.min(count, config.atlasMaxImages);
+  const atlas = await gridPng({ pixels: dataset.pixels.subarray(0, atlasCount * ppi), count: atlasCount, size: dataset.imageSize, channels: dataset.channels }, Math.ceil(Math.sqrt(atlasCount)));
+  await write('atlas.png', atlas.png);
+  await write('prior.json', JSON.stringify(prior));
+  if (dataset.labels) await write('labels.json', JSON.stringify({ classes: dataset.labels.classes, index: Array.from(dataset.labels.index) }));
+
+  const previews = await renderPreviews(generator, state.latents, dataset, glo.reconstructions, prior.global, config.seed);
+  for (const [name, png] of Object.entries(previews)) await write(`previews/${name}.png`, png);
+
+  const final = {
+    loss: state.history.at(-1)?.loss ?? NaN,
+    reconstructionMse: glo.mse,
+    reconstructionPsnr: glo.psnr,
+    pcaReconstructionMse: pcaMetrics.mse,
+    pcaReconstructionPsnr: pcaMetrics.psnr,
+    imagesPerSecond: state.history.length ? (state.step * batchSize) / state.elapsedSeconds : 0,
+    wallSeconds: state.elapsedSeconds,
+  };
+  await write('metrics.json', JSON.stringify({ epochs: state.history, final, pca: { components: pca.componentCount } }, null, 2));
+
+  const manifest: RunManifest = runManifestSchema.parse({
+    format: MANIFEST_FORMAT,
+    formatVersion: MANIFEST_VERSION,
+    runId: input.runId ?? defaultRunId(storage.uri),
+    createdAt: new Date().toISOString(),
+    codeVersion: codeVersion(),
+    dataset: {
+      source: dataset.source,
+      imageCount: count,
+      skippedCount: dataset.skipped.length,
+      skipped: dataset.skipped.slice(0, 1000),
+      imageSize: dataset.imageSize,
+      channels: dataset.channels,
+      labels: dataset.labels ? { classes: dataset.labels.classes, file: 'labels.json' } : undefined,
+    },
+    config,
+    latents: { file: 'latents.bin', dim, count, projection: config.latentProjection, dtype: 'float32', byteOrder: 'little' },
+    model: { file: 'model/model.json' },
+    atlas: { file: 'atlas.png', tileSize: dataset.imageSize, columns: atlas.columns, count: atlasCount },
+    prior: { file: 'prior.json' },
+    metrics: { file: 'metrics.json', final },
+    previews: Object.keys(previews).map((n) => `previews/${n}.png`),
+    files,
+    backend: input.backend,
+    training: { epochs: state.epoch, steps: state.step, resumedFrom: input.resumedFrom },
+  });
+  await storage.write('manifest.json', JSON.stringify(manifest, null, 2));
+  return manifest;
+}
+
+/** The run id: the last segment of the run folder, reduced to the characters ids allow. */
+export function defaultRunId(uri: string): string {
+  const last = uri.replace(/\/+$/, '').split('/').pop() ?? 'run';
+  return last.replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'run';
+}
+
+function* codeBatches(latents: Float32Array, dim: number, count: number, batchSize: number): Generator<tf.Tensor2D> {
+  for (let start = 0; start + batchSize <= count; start += batchSize) {
+    const rows = Array.from({ length: batchSize }, (_, i) => start + i);
+    const t = tf.tensor2d(gatherRows(latents, dim, rows), [batchSize, dim]);
+    yield t;
+    t.dispose();
+  }
+}
+
+/** Reconstruction grid (originals over reconstructions), 8x8 prior samples, a 10-step slerp strip. */
+async function renderPreviews(
+  generator: tfl.LayersModel,
+  latents: Float32Array,
+  dataset: Dataset,
+  reconstructions: Float32Array,
+  prior: GaussianPrior,
+  seed: number,
+): Promise<Record<string, Uint8Array>> {
+  const size = dataset.imageSize;
+  const channels = dataset.channels;
+  const ppi = size * size * channels;
+  const dim = prior.dim;
+  const shown = Math.min(8, dataset.count);
+  const pairs = new Uint8Array(2 * shown * ppi);
+  pairs.set(dataset.pixels.subarray(0, shown * ppi), 0);
+  pairs.set(toUint8(reconstructions.subarray(0, shown * ppi)), shown * ppi);
+  const generate = (codes: Float32Array, n: number) =>
+    tf.tidy(() => toUint8((generator.predict(tf.tensor2d(codes, [n, dim])) as tf.Tensor).dataSync()));
+  const samples = sampleGaussian(prior, 64, new Random(seed + 3));
+  const b = Math.min(1, dataset.count - 1);
+  const strip = interpolate(latentRow(latents, dim, 0), latentRow(latents, dim, b), 10, 'slerp');
+  const stripCodes = new Float32Array(10 * dim);
+  strip.forEach((code, i) => stripCodes.set(code, i * dim));
+  return {
+    reconstructions: (await gridPng({ pixels: pairs, count: 2 * shown, size, channels }, shown, 2)).png,
+    samples: (await gridPng({ pixels: generate(samples, 64), count: 64, size, channels }, 8, 2)).png,
+    interpolation: (await gridPng({ pixels: generate(stripCodes, 10), count: 10, size, channels }, 10, 2)).png,
+  };
+}

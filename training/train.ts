@@ -1,0 +1,213 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, type BackendName } from './backend/backend.ts';
+import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
+import { loadDataset, type Dataset } from './data/dataset.ts';
+import { evaluateReconstructions, batchTargets, datasetDigest } from './evaluate.ts';
+import type { GloConfig } from './glo/config.ts';
+import { buildGenerator } from './glo/generator.ts';
+import { gatherRows, project, projectToUnitBall } from './glo/latent.ts';
+import { latentLazyAdam, latentSgd, type LatentOptimizer } from './glo/latent-optimizer.ts';
+import type { RunManifest } from './glo/manifest.ts';
+import { fitPca, pcaEncode, type PcaModel } from './glo/pca.ts';
+import { Random } from './glo/random.ts';
+import { gloStep } from './glo/step.ts';
+import { silentReporter, type Reporter } from './progress.ts';
+import { publishRun } from './run-writer.ts';
+import { openStorage } from './storage/storage.ts';
+
+export interface TrainOptions {
+  /** emoji | mnist | a folder | s3://bucket/prefix */
+  data: string;
+  /** The run folder: a path or s3://bucket/prefix. */
+  out: string;
+  config: GloConfig;
+  backend?: BackendName;
+  requireGpu?: boolean;
+  /** Continue from out/checkpoint/ when there is one (the saved config wins over `config`). */
+  resume?: boolean;
+  runId?: string;
+  reporter?: Reporter;
+  /** Aborting (SIGINT/SIGTERM) makes the loop checkpoint after the current step and throw TrainingInterrupted. */
+  signal?: AbortSignal;
+}
+
+export class TrainingInterrupted extends Error {
+  override name = 'TrainingInterrupted';
+  constructor(readonly checkpoint: string, readonly step: number) {
+    super(`Training interrupted at step ${step}; checkpoint saved to ${checkpoint}. Run again with --resume to continue.`);
+  }
+}
+
+/**
+ * GLO training (paper, section 3) from start to published run. Read top to bottom: set up (backend,
+ * data, generator, codes, optimizers, or all of it from a checkpoint), the epoch loop with one GLO step
+ * per batch, then the final evaluation and the run.
+ */
+export async function train(options: TrainOptions): Promise<RunManifest> {
+  const reporter = options.reporter ?? silentReporter;
+  const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu });
+  reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
+  const out = openStorage(options.out);
+
+  const checkpoint = options.resume ? await loadCheckpoint(out) : undefined;
+  if (options.resume && !checkpoint) reporter.info(`no checkpoint under ${out.uri}/checkpoint: starting from scratch`);
+  const config = checkpoint?.state.config ?? options.config;
+  if (checkpoint) reporter.info(`resuming from step ${checkpoint.state.step} (epoch ${checkpoint.state.epoch + 1}, the checkpoint's config)`);
+
+  const dataset = await loadDataset(options.data, {
+    imageSize: config.imageSize,
+    channels: config.channels,
+    limit: config.limit,
+    background: config.background,
+  });
+  reporter.info(`dataset ${dataset.source}: ${dataset.count} images at ${config.imageSize} px, ${dataset.skipped.length} skipped`);
+  for (const s of dataset.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
+  const digest = datasetDigest(dataset);
+  if (checkpoint && (checkpoint.state.dataset.count !== dataset.count || checkpoint.state.dataset.namesDigest !== digest)) {
+    throw new Error(`The checkpoint in ${out.uri} was made on a different dataset (${checkpoint.state.dataset.count} images, now ${dataset.count}); use another --out or drop --resume.`);
+  }
+
+  const { latentDim: dim, batchSize: wantedBatch } = config;
+  const count = dataset.count;
+  const pixelsPerImage = config.imageSize * config.imageSize * config.channels;
+  // PCA serves the code init and the baseline; its own RNG stream keeps the shuffle order independent.
+  let pca: PcaModel | undefined;
+  const getPca = () => (pca ??= fitPca(dataset.pixels, count, pixelsPerImage, dim, new Random(config.seed + 1)));
+
+  const generator = checkpoint?.generator ?? buildGenerator(config, config.seed);
+  const optimizer = config.optimizer === 'sgd' ? tf.train.sgd(config.lrGenerator) : tf.train.adam(config.lrGenerator);
+  if (checkpoint) await optimizer.setWeights(checkpoint.optimizerWeights);
+  const state: TrainingState = checkpoint?.state ?? {
+    config,
+    epoch: 0,
+    stepInEpoch: 0,
+    step: 0,
+    permutation: new Int32Array(0),
+    randomState: new Random(config.seed).state,
+    latents: initialLatents(config, dataset, getPca, reporter),
+    latentOptimizer: { kind: config.optimizer },
+    history: [],
+    epochLossSum: 0,
+    epochSeconds: 0,
+    elapsedSeconds: 0,
+    dataset: { source: dataset.source, count, namesDigest: digest },
+  };
+  const resumedFrom = checkpoint ? state.step : undefined;
+  const random = new Random(state.randomState);
+  const latentOptimizer: LatentOptimizer =
+    config.optimizer === 'sgd' ? latentSgd(config.lrLatent) : latentLazyAdam(config.lrLatent, count, dim, state.latentOptimizer);
+
+  // Batches smaller than batchSize only for datasets smaller than it; a ragged last batch is dropped
+  // (a different one each epoch) so BatchNorm always sees full batches.
+  const batchSize = Math.min(wantedBatch, count);
+  const stepsPerEpoch = Math.floor(count / batchSize);
+  const evalRows = Int32Array.from({ length: Math.min(config.evalImages, count) }, (_, i) => Math.floor((i * count) / Math.min(config.evalImages, count)));
+
+  const checkpointNow = async () => {
+    state.randomState = random.state;
+    state.latentOptimizer = latentOptimizer.state();
+    return saveCheckpoint(out, state, generator, optimizer);
+  };
+  let lastCheckpoint = Date.now();
+
+  while (state.epoch < config.epochs) {
+    if (state.stepInEpoch === 0) state.permutation = random.permutation(count);
+    reporter.startEpoch(state.epoch, config.epochs, stepsPerEpoch, state.stepInEpoch);
+    while (state.stepInEpoch < stepsPerEpoch) {
+      const started = performance.now();
+      const rows = state.permutation.subarray(state.stepInEpoch * batchSize, (state.stepInEpoch + 1) * batchSize);
+      const targets = batchTargets(dataset, rows);
+      const { loss, codeGradient } = gloStep(generator, optimizer, gatherRows(state.latents, dim, rows), targets, config);
+      latentOptimizer.update(state.latents, dim, rows, codeGradient);
+      project(state.latents, dim, config.latentProjection, rows);
+      const lossValue = (await loss.data())[0];
+      tf.dispose([loss, targets]);
+      if (!Number.isFinite(lossValue)) {
+        throw new Error(`The loss became ${lossValue} at step ${state.step + 1}: training diverged. Lower --lr-generator / --lr-latent or try --optimizer adam.`);
+      }
+      state.stepInEpoch++;
+      state.step++;
+      state.epochLossSum += lossValue;
+      state.epochSeconds += (performance.now() - started) / 1000;
+      reporter.update({
+        epoch: state.epoch,
+        epochs: config.epochs,
+        step: state.stepInEpoch,
+        steps: stepsPerEpoch,
+        loss: state.epochLossSum / state.stepInEpoch,
+        imagesPerSecond: (state.stepInEpoch * batchSize) / state.epochSeconds,
+      });
+      if (options.signal?.aborted) {
+        reporter.endEpoch();
+        const where = await checkpointNow();
+        throw new TrainingInterrupted(`${out.uri}/${where}`, state.step);
+      }
+      if (Date.now() - lastCheckpoint > config.checkpointMinutes * 60_000 && state.stepInEpoch < stepsPerEpoch) {
+        await checkpointNow();
+        lastCheckpoint = Date.now();
+      }
+    }
+    reporter.endEpoch();
+    const evaluation = evaluateReconstructions(generator, state.latents, dataset, evalRows, 'batch-statistics');
+    state.history.push({
+      epoch: state.epoch + 1,
+      loss: state.epochLossSum / stepsPerEpoch,
+      evalMse: evaluation.mse,
+      evalPsnr: evaluation.psnr,
+      imagesPerSecond: (stepsPerEpoch * batchSize) / state.epochSeconds,
+      wallSeconds: state.epochSeconds,
+    });
+    state.elapsedSeconds += state.epochSeconds;
+    reporter.info(
+      `epoch ${state.epoch + 1}/${config.epochs}: loss ${(state.epochLossSum / stepsPerEpoch).toFixed(4)}, ` +
+        `reconstruction PSNR ${evaluation.psnr.toFixed(2)} dB on ${evalRows.length} images, ${((stepsPerEpoch * batchSize) / state.epochSeconds).toFixed(1)} img/s`,
+    );
+    state.epoch++;
+    state.stepInEpoch = 0;
+    state.epochLossSum = 0;
+    state.epochSeconds = 0;
+    await checkpointNow();
+    lastCheckpoint = Date.now();
+  }
+
+  reporter.info('final evaluation: recalibrating BatchNorm, reconstructing every image, PCA baseline');
+  const manifest = await publishRun({
+    storage: out,
+    runId: options.runId,
+    generator,
+    state,
+    dataset,
+    pca: getPca(),
+    batchSize,
+    backend,
+    resumedFrom,
+    reporter,
+  });
+  await deleteCheckpoints(out);
+  const final = manifest.metrics.final;
+  reporter.info(
+    `published ${out.uri}: reconstruction PSNR ${final.reconstructionPsnr.toFixed(2)} dB (PCA with ${dim} components: ${final.pcaReconstructionPsnr.toFixed(2)} dB)`,
+  );
+  return manifest;
+}
+
+/** Initial codes (paper, section 3.3): PCA projections, or N(0, I/d); then projected into Z. */
+function initialLatents(config: GloConfig, dataset: Dataset, getPca: () => PcaModel, reporter: Reporter): Float32Array {
+  const dim = config.latentDim;
+  let latents: Float32Array;
+  if (config.latentInit === 'pca') {
+    const started = performance.now();
+    const pca = getPca();
+    latents = new Float32Array(dataset.count * dim);
+    // Fewer images or pixels than dimensions leave trailing components at zero.
+    const codes = pcaEncode(pca, dataset.pixels, dataset.count);
+    for (let n = 0; n < dataset.count; n++) latents.set(codes.subarray(n * pca.componentCount, (n + 1) * pca.componentCount), n * dim);
+    reporter.info(`PCA init: ${pca.componentCount} components in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  } else {
+    latents = new Random(config.seed + 2).normalArray(dataset.count * dim, 1 / Math.sqrt(dim));
+  }
+  if (config.latentProjection === 'ball') projectToUnitBall(latents, dim);
+  else project(latents, dim, 'sphere');
+  return latents;
+}
+
