@@ -30,7 +30,9 @@ export function gloStep(
 ): GloStepResult {
   const batch = targets.shape[0];
   const dim = codes.length / batch;
-  const z = tf.variable(tf.tensor2d(codes, [batch, dim]), true);
+  const initial = tf.tensor2d(codes, [batch, dim]);
+  const z = tf.variable(initial, true);
+  initial.dispose(); // the variable holds its own reference to the data
   try {
     const { value, grads } = tf.variableGrads(
       () => reconstructionLoss(generateTraining(generator, z), targets, lossConfig),
