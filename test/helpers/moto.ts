@@ -53,29 +53,34 @@ async function waitUntilReady(endpoint: string, child: ChildProcess, output: () 
   throw new Error(`moto_server did not answer on ${endpoint} within 30 s:\n${output()}`);
 }
 
+// moto_server runs under a small shell that kills it as soon as its stdin closes: stop() closes it, and so
+// does the OS when the test process dies in any way (a crashed or killed vitest worker runs no 'exit'
+// handlers, and an orphaned moto would hold its port and memory). The shell exits when moto does, so a
+// moto that fails to start shows up as an exited child.
+const WRAPPER = `
+exec 3<&0
+command -v moto_server >/dev/null || { echo "moto_server not found on PATH (pip install 'moto[server]')" >&2; exit 127; }
+moto_server -H 127.0.0.1 -p "$1" </dev/null &
+pid=$!
+(read -r _ <&3; kill "$pid" 2>/dev/null) &
+wait "$pid"
+`;
+
 export async function startMoto(): Promise<Moto> {
   // A port can be taken between freePort() and moto binding it; retry a few times on that race.
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
     const endpoint = `http://127.0.0.1:${port}`;
     let log = '';
-    const child = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', ['-c', WRAPPER, 'moto-wrapper', String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout?.on('data', (chunk) => (log = (log + chunk).slice(-4000)));
     child.stderr?.on('data', (chunk) => (log = (log + chunk).slice(-4000)));
-    const spawnError = new Promise<never>((_, reject) =>
-      child.once('error', (error) =>
-        reject(new Error(`Cannot start moto_server (is it on PATH? pip install 'moto[server]'): ${error.message}`)),
-      ),
-    );
-    // Never leave a server behind if the test process exits without calling stop().
-    const killOnExit = () => child.kill('SIGKILL');
-    process.once('exit', killOnExit);
     try {
-      await Promise.race([waitUntilReady(endpoint, child, () => log), spawnError]);
+      await waitUntilReady(endpoint, child, () => log);
     } catch (error) {
-      child.kill('SIGKILL');
-      process.off('exit', killOnExit);
-      if (attempt < 3 && !String(error).includes('Cannot start')) continue;
+      child.stdin?.end();
+      // Port taken between freePort() and moto binding it: try another.
+      if (attempt < 3 && !/not found/.test(log)) continue;
       throw error;
     }
 
@@ -94,14 +99,11 @@ export async function startMoto(): Promise<Moto> {
       endpoint,
       client,
       async stop() {
-        process.off('exit', killOnExit);
         client.destroy();
         if (child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.stdin?.end();
         await exited;
-        clearTimeout(timer);
       },
       async reset() {
         const response = await fetch(`${endpoint}/moto-api/reset`, { method: 'POST' });
