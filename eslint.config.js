@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/*.scratch.*', 'node_modules/**', 'runs/**', 'dist/**', 'site/dist/**', 'site/.astro/**', 'cdk.out/**', 'coverage/**'] },
+  { ignores: ['.tmp/**', '**/*.scratch.*', 'node_modules/**', 'runs/**', 'dist/**', 'site/dist/**', 'site/.astro/**', 'cdk.out/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
