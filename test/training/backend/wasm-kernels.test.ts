@@ -11,7 +11,7 @@ import {
   planSubPixelTransposedConv,
   registerWasmFastKernels,
   unregisterWasmFastKernels,
-  wasmFastKernelsActive,
+  activeWasmFastKernels,
 } from '../../../training/backend/wasm-fast-kernels.ts';
 import { randomTensor, relativeError, runOn } from './backend-test-util.ts';
 
@@ -127,12 +127,13 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     { dy: [2, 3, 3, 2], filter: [2, 2, 3, 2], out: [2, 9, 9, 3], strides: 3, pad: 'valid' },
     { dy: [2, 4, 4, 2], filter: [1, 1, 3, 2], out: [2, 8, 8, 3], strides: 2, pad: 'same' },
     { dy: [2, 4, 4, 3], filter: [4, 4, 2, 3], out: [2, 8, 8, 2], strides: 2, pad: 1 },
-    // Non-square stride: not covered by the fast path, so this checks the fallback to the original.
+    // Non-square strides: phases of different counts per axis.
     { dy: [2, 4, 3, 3], filter: [3, 3, 2, 3], out: [2, 4, 6, 2], strides: [1, 2], pad: 'same' },
+    { dy: [2, 3, 4, 3], filter: [4, 3, 2, 3], out: [2, 9, 5, 2], strides: [3, 1], pad: 'valid' },
   ];
   it.each(cases)('conv2dTranspose matches cpu for dy $dy, filter $filter -> $out, strides $strides, pad $pad',
     async ({ dy, filter, out, strides, pad }) => {
-      expect(wasmFastKernelsActive()).toBe(true);
+      expect(activeWasmFastKernels()).toContain('Conv2DBackpropInput');
       await expectSameOnWasmAndCpu(() => {
         // Freed NaN blocks get reused by the next allocations: output the kernel forgets to write shows up.
         tf.dispose([tf.fill([out.reduce((a, b) => a * b)], NaN), tf.fill([2 * out.reduce((a, b) => a * b)], NaN)]);
@@ -152,9 +153,9 @@ describe('fast Conv2DBackpropInput on wasm', () => {
       planSubPixelTransposedConv(dy, filter, { inputShape, strides, pad, dataFormat: 'NHWC' }));
     expect(plans.every((plan) => plan != null)).toBe(true);
     // The 1x1 -> 4x4 projection must become one matmul (a 1x1 conv), not a 4x4 conv over 7x7 padding.
-    expect(plans[0]).toMatchObject({ stride: 4, tapsH: 1, tapsW: 1 });
+    expect(plans[0]).toMatchObject({ strideH: 4, strideW: 4, tapsH: 1, tapsW: 1 });
     // k4 s2 layers: a 2x2 conv per phase, every tap useful.
-    expect(plans[1]).toMatchObject({ stride: 2, tapsH: 2, tapsW: 2 });
+    expect(plans[1]).toMatchObject({ strideH: 2, strideW: 2, tapsH: 2, tapsW: 2 });
   });
 
   it('does not leak wasm memory or engine tensors', async () => {
@@ -174,15 +175,45 @@ describe('fast Conv2DBackpropInput on wasm', () => {
 
   it('can be switched off and on again', async () => {
     unregisterWasmFastKernels();
-    expect(wasmFastKernelsActive()).toBe(false);
+    expect(activeWasmFastKernels()).toEqual([]);
     const original = await runOn('wasm', () => tf.conv2dTranspose(
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     registerWasmFastKernels();
     registerWasmFastKernels();
-    expect(wasmFastKernelsActive()).toBe(true);
+    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile']);
     const fast = await runOn('wasm', () => tf.conv2dTranspose(
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     expect(relativeError(fast[0].values, original[0].values)).toBeLessThan(TOLERANCE);
+  });
+});
+
+describe('fast Tile on wasm', () => {
+  const cases: { shape: number[]; reps: number[] }[] = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1] }, // BatchNorm's gradient
+    { shape: [2, 3], reps: [3, 2] },
+    { shape: [7], reps: [5] },
+    { shape: [2, 1, 3], reps: [1, 6, 1] },
+    { shape: [2, 2, 1, 3, 2], reps: [2, 1, 3, 1, 2] },
+    { shape: [3, 4], reps: [1, 1] },
+  ];
+  it.each(cases)('matches cpu for $shape tiled $reps', async ({ shape, reps }) => {
+    expect(activeWasmFastKernels()).toContain('Tile');
+    await expectSameOnWasmAndCpu(() => tf.tile(randomTensor(shape, 30), reps));
+  });
+
+  it('copies int32 bits exactly and leaves bool to the original kernel', async () => {
+    const ints = [2147483647, -2147483648, 2143289344, -1, 0, 7]; // 2143289344 is a float NaN bit pattern
+    const [tiledInts, tiledBools] = await runOn('wasm', () => [
+      tf.cast(tf.tile(tf.tensor2d(ints, [2, 3], 'int32'), [2, 1]), 'float32'),
+      tf.cast(tf.tile(tf.tensor1d([true, false], 'bool'), [2]), 'float32'),
+    ]);
+    expect(Array.from(tiledInts.values)).toEqual([...ints, ...ints].map((v) => Math.fround(v)));
+    expect(Array.from(tiledBools.values)).toEqual([1, 0, 1, 0]);
+  });
+
+  it('handles empty outputs', async () => {
+    const [empty] = await runOn('wasm', () => tf.tile(tf.zeros([0, 3]), [2, 2]));
+    expect(empty.shape).toEqual([0, 6]);
   });
 });
 
