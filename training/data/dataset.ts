@@ -93,6 +93,8 @@ export async function loadDataset(source: string, opts: LoadDatasetOptions): Pro
   if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`imageSize must be a positive integer, got ${imageSize}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${channels as number}`);
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`limit must be a positive integer, got ${limit}`);
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
   const settings: DecodeSettings = {
     imageSize,
     channels,
@@ -132,7 +134,7 @@ export async function loadDataset(source: string, opts: LoadDatasetOptions): Pro
   const decodable = indices.filter((i) => candidates[i].skipReason === undefined);
   const order = [...preSkipped, ...(limit !== undefined && labelled ? spreadAcrossLabels(candidates, decodable) : decodable)];
 
-  const { decoded, skipped } = await decodeAll(candidates, order, limit, opts.concurrency ?? DEFAULT_CONCURRENCY, opts.onProgress);
+  const { decoded, skipped } = await decodeAll(candidates, order, limit, concurrency, opts.onProgress);
 
   if (decoded.length === 0) {
     let detail: string;

@@ -95,14 +95,12 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
       cause: error,
     });
 
-  // The header alone (~0.1 ms): size for the pixel limit with a precise message, and which path to take.
-  let metadata: sharp.Metadata;
-  try {
-    metadata = await sharp(bytes).metadata();
-  } catch (error) {
+  // The header alone: the size for the pixel limit (with a precise message) and which path to take.
+  // PNG headers are read here directly, saving one sharp call per image (~10% of loading emoji).
+  const header = (format === 'png' ? pngHeader(bytes) : undefined) ?? (await sharpHeader(bytes).catch((error) => {
     throw corrupt(error);
-  }
-  const { width = 0, height = 0 } = metadata;
+  }));
+  const { width, height } = header;
   if (width * height > maxInputPixels) {
     throw new ImageDecodeError(
       'too-many-pixels',
@@ -112,9 +110,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
   }
 
   try {
-    // Plain 8-bit sRGB or grey without an ICC profile needs no colour management: the JS path is exact.
-    if (width * height <= SMALL_IMAGE_PIXELS && metadata.depth === 'uchar' && !metadata.hasProfile &&
-        (metadata.space === 'srgb' || metadata.space === 'b-w')) {
+    if (width * height <= SMALL_IMAGE_PIXELS && header.plain8BitSrgb) {
       const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels })
         .autoOrient()
         .raw()
@@ -153,6 +149,45 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
     }
     throw corrupt(error);
   }
+}
+
+interface ImageHeader {
+  width: number;
+  height: number;
+  /** 8-bit sRGB or grey without an ICC profile: nothing for colour management to do, so the JS path is exact. */
+  plain8BitSrgb: boolean;
+}
+
+async function sharpHeader(bytes: Uint8Array): Promise<ImageHeader> {
+  const metadata = await sharp(bytes).metadata();
+  return {
+    width: metadata.width ?? 0,
+    height: metadata.height ?? 0,
+    plain8BitSrgb: metadata.depth === 'uchar' && !metadata.hasProfile && (metadata.space === 'srgb' || metadata.space === 'b-w'),
+  };
+}
+
+/**
+ * IHDR gives the size and bit depth; an iCCP chunk (which must precede IDAT) means an ICC profile. PNG is
+ * always grey, RGB or palette, never CMYK. Undefined when the chunk structure looks wrong: sharp then
+ * gets to say what is broken.
+ */
+function pngHeader(bytes: Uint8Array): ImageHeader | undefined {
+  if (bytes.length < 33) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (ascii(bytes, 12, 16) !== 'IHDR') return undefined;
+  const width = view.getUint32(16);
+  const height = view.getUint32(20);
+  const bitDepth = bytes[24];
+  let hasProfile = false;
+  for (let offset = 8; offset + 8 <= bytes.length; ) {
+    const type = ascii(bytes, offset + 4, offset + 8);
+    if (type === 'IDAT' || type === 'IEND') break;
+    if (type === 'iCCP') hasProfile = true;
+    offset += 12 + view.getUint32(offset);
+  }
+  // Bit depths below 8 (palette, grey) are expanded to 8 by the decoder; 16 needs sharp's conversion.
+  return { width, height, plain8BitSrgb: bitDepth <= 8 && !hasProfile };
 }
 
 const SRGB_TO_LINEAR = Float64Array.from({ length: 256 }, (_, v) => {

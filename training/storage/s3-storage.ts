@@ -59,11 +59,17 @@ const CONTENT_TYPES: Record<string, string> = {
 const contentTypeOf = (key: string) =>
   CONTENT_TYPES[/\.([^./]+)$/.exec(key)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream';
 
-let sharedClient: S3Client | undefined;
+// One client (one connection pool) per process, rebuilt only if the endpoint or region in the environment
+// changes, which happens in tests that start a fresh moto_server, never in a job.
+let sharedClient: { client: S3Client; environment: string } | undefined;
 function defaultClient(): S3Client {
-  // followRegionRedirects: a bucket in another region than AWS_REGION still works instead of failing with 301.
-  sharedClient ??= new S3Client({ followRegionRedirects: true });
-  return sharedClient;
+  const environment = `${process.env.AWS_ENDPOINT_URL ?? ''}|${process.env.AWS_REGION ?? ''}`;
+  if (sharedClient?.environment !== environment) {
+    sharedClient?.client.destroy();
+    // followRegionRedirects: a bucket in another region than AWS_REGION still works instead of failing with 301.
+    sharedClient = { client: new S3Client({ followRegionRedirects: true }), environment };
+  }
+  return sharedClient.client;
 }
 
 interface AwsError {
@@ -85,7 +91,7 @@ function s3Error(operation: string, uri: string, error: unknown): StorageError {
   else if (name === 'CredentialsProviderError')
     hint = ' No AWS credentials were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.';
   else if (/region is missing/i.test(message)) hint = ' Set AWS_REGION.';
-  return new StorageError(`S3 ${operation} ${uri} failed: ${name}: ${message}.${hint}`, { cause: error });
+  return new StorageError(`S3 ${operation} ${uri} failed: ${name}: ${message.replace(/\.$/, '')}.${hint}`, { cause: error });
 }
 
 const isNotFound = (error: unknown) => {

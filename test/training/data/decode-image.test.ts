@@ -39,6 +39,9 @@ describe('decodeImage', () => {
     ['AVIF', () => solid(40, 40, RED).avif({ quality: 90 }).toBuffer(), 6],
     ['large JPEG (sharp resize path)', () => solid(900, 700, RED).jpeg({ quality: 95 }).toBuffer(), 4],
     ['16-bit PNG', () => solid(40, 40, RED).toColourspace('rgb16').png().toBuffer(), 1],
+    // Stored as Display P3 values (about 202, 54, 50): only a colour-managed decode gets RED back.
+    ['PNG with a Display P3 profile', () => solid(40, 40, RED).withIccProfile('p3').png().toBuffer(), 3],
+    ['JPEG with a Display P3 profile', () => solid(40, 40, RED).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer(), 5],
   ])('decodes %s to imageSize x imageSize x 3', async (_name, make, tolerance) => {
     const pixels = await decodeImage(await make(), { imageSize: 16, channels: 3 });
     expect(pixels).toHaveLength(16 * 16 * 3);

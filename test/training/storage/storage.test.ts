@@ -4,12 +4,14 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStorage } from '../../../training/storage/folder-storage.ts';
 import { S3Storage } from '../../../training/storage/s3-storage.ts';
 import {
   openStorage,
   parseS3Uri,
+  StorageError,
   StorageKeyError,
   StorageNotFoundError,
   type Storage,
@@ -174,6 +176,30 @@ describe.each(backends)('$name respects the Storage contract', (backend) => {
     // A multipart object's ETag is "<md5 of part md5s>-<part count>": proof the multipart path ran.
     if (backend.name === 'S3Storage') expect(object.etag).toMatch(/-2$/);
   });
+
+  // S3-only behaviour, with the contract's moto server.
+  if (backend.name === 'S3Storage') {
+    it('S3: sets Content-Type so CloudFront serves artifacts as what they are', async () => {
+      const storage = fresh() as S3Storage;
+      await storage.write('manifest.json', '{}');
+      await storage.write('previews/samples.png', new Uint8Array([1]));
+      await storage.write('latents.bin', new Uint8Array([1]));
+      const typeOf = async (key: string) =>
+        (await moto!.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: `${storage.prefix}/${key}` }))).ContentType;
+      expect(await typeOf('manifest.json')).toBe('application/json');
+      expect(await typeOf('previews/samples.png')).toBe('image/png');
+      expect(await typeOf('latents.bin')).toBe('application/octet-stream');
+    });
+
+    it('S3: a missing bucket is a StorageError that says so, not a missing key', async () => {
+      const missing = new S3Storage('s3://no-such-bucket-here/run');
+      const error = await missing.read('manifest.json').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(StorageError);
+      expect(error).not.toBeInstanceOf(StorageNotFoundError);
+      expect((error as Error).message).toMatch(/s3:\/\/no-such-bucket-here\/run\/manifest\.json.*NoSuchBucket.*does not exist/s);
+      await expect(missing.list()).rejects.toThrow(/ListObjectsV2 s3:\/\/no-such-bucket-here\/run\/ failed.*NoSuchBucket/s);
+    });
+  }
 
   it('rejects keys that could escape the root or differ between backends', async () => {
     const storage = fresh();
