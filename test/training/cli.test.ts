@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { main } from '../../training/cli.ts';
+import { tempDir } from './training-fixtures.ts';
+
+let stderr: string;
+let stdout: string;
+
+beforeEach(() => {
+  stderr = '';
+  stdout = '';
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((stderr += String(chunk)), true));
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((stdout += String(chunk)), true));
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe('glo train options', () => {
+  it('--help lists every training option with its default', async () => {
+    expect(await main(['train', '--help'])).toBe(0);
+    expect(stdout).toContain('--latent-dim');
+    expect(stdout).toContain('--lr-latent');
+    expect(stdout).toContain('--latent-projection');
+  });
+
+  it('an unknown flag fails with exit 2 and names it', async () => {
+    expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--latent-dimm', '5'])).toBe(2);
+    expect(stderr).toMatch(/--latent-dimm/);
+  });
+
+  it('an invalid value fails with exit 2 and names the option and what it accepts', async () => {
+    expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--image-size', '48'])).toBe(2);
+    expect(stderr).toMatch(/imageSize.*--image-size/);
+    expect(stderr).toMatch(/32\|64\|128/);
+  });
+
+  it('an unknown key in --config fails and names it', async () => {
+    const dir = await tempDir('glo-cli-');
+    const file = path.join(dir, 'config.json');
+    await writeFile(file, JSON.stringify({ epochs: 2, learningRate: 3 }));
+    expect(await main(['train', '--data', 'emoji', '--out', path.join(dir, 'run'), '--config', file])).toBe(2);
+    expect(stderr).toMatch(/unknown option "learningRate"/);
+    expect(existsSync(path.join(dir, 'run'))).toBe(false);
+  });
+
+  it('missing --data, a bad --preset or --backend are usage errors', async () => {
+    expect(await main(['train', '--out', '/tmp/x'])).toBe(2);
+    expect(stderr).toMatch(/Missing --data/);
+    expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--preset', 'huge'])).toBe(2);
+    expect(stderr).toMatch(/Unknown --preset "huge"/);
+    expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--backend', 'tpu'])).toBe(2);
+    expect(stderr).toMatch(/Unknown --backend "tpu"/);
+    expect(await main(['fly'])).toBe(2);
+  });
+
+  it('trains end to end from flags (tiny preset, an option overridden)', async () => {
+    const out = path.join(await tempDir('glo-cli-'), 'run');
+    const code = await main(['train', '--data', 'mnist', '--out', out, '--preset', 'tiny', '--epochs', '1', '--channels', '1', '--backend', 'wasm', '--quiet']);
+    expect(code, stderr).toBe(0);
+    const manifest = JSON.parse(await import('node:fs/promises').then((fs) => fs.readFile(path.join(out, 'manifest.json'), 'utf8')));
+    expect(manifest.config.epochs).toBe(1);
+    expect(manifest.config.latentDim).toBe(16);
+    expect(manifest.dataset.channels).toBe(1);
+    expect(manifest.dataset.labels.classes).toHaveLength(10);
+    // --skip-existing does not train again
+    expect(await main(['train', '--data', 'mnist', '--out', out, '--preset', 'tiny', '--skip-existing'])).toBe(0);
+    expect(stderr).toMatch(/skipping training/);
+  });
+});

@@ -1,0 +1,51 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { makeImageFolder, tempDir } from './training-fixtures.ts';
+
+const bin = path.resolve(import.meta.dirname, '../../bin/glo.js');
+let images: string;
+
+beforeAll(async () => {
+  images = await makeImageFolder(48);
+});
+
+function runGlo(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => {
+    stderr += String(d);
+    onStderr?.(stderr, child);
+  });
+  return new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+}
+
+describe('glo train under SIGTERM (a spot reclaim)', () => {
+  it('checkpoints within seconds, exits 143, and --resume finishes the run', async () => {
+    const out = path.join(await tempDir(), 'sigterm-run');
+    const args = ['train', '--data', images, '--out', out, '--preset', 'tiny', '--limit', '48', '--epochs', '20', '--batch-size', '8', '--backend', 'wasm'];
+    let sentAt = 0;
+    const first = await runGlo(args, (text, child) => {
+      // Plain log lines (no TTY): interrupt once the second epoch has begun.
+      if (!sentAt && /epoch 2\/20 step/.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGTERM');
+      }
+    });
+    const stoppedAfter = Date.now() - sentAt;
+    expect(first.stderr).toMatch(/SIGTERM: saving a checkpoint/);
+    expect(first.code).toBe(143);
+    expect(stoppedAfter).toBeLessThan(10_000);
+    expect(existsSync(path.join(out, 'checkpoint', 'latest.json'))).toBe(true);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
+
+    const second = await runGlo([...args, '--resume']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/resuming from step \d+/);
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.training.steps).toBe(20 * 6);
+    expect(manifest.training.resumedFrom).toBeGreaterThan(0);
+  });
+});
