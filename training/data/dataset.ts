@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FolderStorage } from '../storage/folder-storage.ts';
 import { openStorage, type Storage, type StorageObject } from '../storage/storage.ts';
-import { decodeImage, DEFAULT_BACKGROUND } from './decode-image.ts';
+import { decodeImage, DEFAULT_BACKGROUND, ImageDecodeError } from './decode-image.ts';
 import { resizePixels } from './resize-pixels.ts';
 
 export interface Dataset {
@@ -184,7 +184,7 @@ async function decodeAll(
   onProgress: LoadDatasetOptions['onProgress'],
 ): Promise<{ decoded: { index: number; pixels: Uint8Array }[]; skipped: { name: string; reason: string }[] }> {
   const decoded: { index: number; pixels: Uint8Array }[] = [];
-  const skippedIndices: { index: number; reason: string }[] = [];
+  const skippedIndices: { index: number; reason: string; rediagnose: boolean }[] = [];
   let next = 0;
   let inFlight = 0;
   let done = 0;
@@ -200,7 +200,12 @@ async function decodeAll(
         work
           .then(
             (pixels) => decoded.push({ index, pixels }),
-            (error: unknown) => skippedIndices.push({ index, reason: (error as Error)?.message ?? String(error) }),
+            (error: unknown) =>
+              skippedIndices.push({
+                index,
+                reason: (error as Error)?.message ?? String(error),
+                rediagnose: error instanceof ImageDecodeError && error.reason === 'corrupt',
+              }),
           )
           .then(() => {
             inFlight--;
@@ -214,6 +219,16 @@ async function decodeAll(
     };
     pump();
   });
+
+  // Decoder messages from concurrent decodes can be garbled (see decodeImage); failures are rare, so
+  // decode them again one at a time for the exact message, the same on every run.
+  for (const failure of skippedIndices) {
+    if (!failure.rediagnose) continue;
+    await candidates[failure.index].decode().then(
+      () => undefined, // Cannot happen (the decision is reliable); keep the first reason if it does.
+      (error: unknown) => (failure.reason = (error as Error)?.message ?? String(error)),
+    );
+  }
 
   skippedIndices.sort((a, b) => a.index - b.index);
   return { decoded, skipped: skippedIndices.map(({ index, reason }) => ({ name: candidates[index].name, reason })) };

@@ -90,8 +90,12 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
   if (typeof format === 'object') {
     throw new ImageDecodeError('unsupported-format', `${format.unsupported} is not supported: convert it to PNG or JPEG`);
   }
+  // libvips keeps one error buffer for all threads, so under concurrent decodes a failure's text can be
+  // repeated, replaced by "Warning treated as error due to failOn setting", or even be another file's.
+  // The pass/fail decision is reliable; the text is only a hint (loadDataset re-reads failures one at a
+  // time for an exact, deterministic reason). Keep the first line.
   const corrupt = (error: unknown) =>
-    new ImageDecodeError('corrupt', `corrupt or truncated ${format.toUpperCase()}: ${(error as Error)?.message ?? String(error)}`, {
+    new ImageDecodeError('corrupt', `corrupt or truncated ${format.toUpperCase()}: ${String((error as Error)?.message ?? error).split('\n')[0]}`, {
       cause: error,
     });
 
@@ -109,8 +113,12 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
     );
   }
 
+  // Both paths keep sharp's default failOn: 'warning', which rejects truncated files instead of padding
+  // them with grey (that would teach the generator grey bars), and read only the first frame of animated
+  // GIF/WebP or multi-page TIFF (sharp's default pages: 1).
   try {
     if (width * height <= SMALL_IMAGE_PIXELS && header.plain8BitSrgb) {
+      // Small path: sharp decodes and applies EXIF orientation; flatten, crop and resize happen in JS.
       const { data, info } = await sharp(bytes, { limitInputPixels: maxInputPixels })
         .autoOrient()
         .raw()
@@ -121,9 +129,6 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
       }
     }
 
-    // sharp's default failOn: 'warning' rejects truncated files instead of padding them with grey, which
-    // would teach the generator grey bars. Only the first frame of animated GIF/WebP or multi-page TIFF
-    // is read (sharp's default pages: 1).
     const [r, g, b] = background;
     let pipeline = sharp(bytes, { limitInputPixels: maxInputPixels })
       // Before any geometry, so a portrait photo is cropped as the camera meant it.
