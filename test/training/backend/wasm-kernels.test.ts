@@ -125,11 +125,16 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     { dy: [2, 6, 6, 3], filter: [3, 3, 5, 3], out: [2, 6, 6, 5], strides: 1, pad: 'same' },
     { dy: [2, 3, 3, 4], filter: [3, 5, 2, 4], out: [2, 5, 7, 2], strides: 1, pad: 'valid' },
     { dy: [2, 3, 3, 2], filter: [2, 2, 3, 2], out: [2, 9, 9, 3], strides: 3, pad: 'valid' },
+    // One tap per phase (stacked form) and a last row/column past every block: written as zeros.
+    { dy: [2, 3, 3, 2], filter: [2, 2, 3, 2], out: [2, 7, 7, 3], strides: 2, pad: 'valid' },
     { dy: [2, 4, 4, 2], filter: [1, 1, 3, 2], out: [2, 8, 8, 3], strides: 2, pad: 'same' },
     { dy: [2, 4, 4, 3], filter: [4, 4, 2, 3], out: [2, 8, 8, 2], strides: 2, pad: 1 },
+    // Padding past the kernel: a per-phase conv would need negative padding, so the stacked form runs.
+    { dy: [2, 6, 6, 3], filter: [3, 3, 2, 3], out: [2, 2, 2, 2], strides: 1, pad: 3 },
+    { dy: [2, 5, 5, 3], filter: [2, 2, 2, 3], out: [2, 6, 6, 2], strides: 2, pad: 2 },
     // Non-square strides: phases of different counts per axis.
     { dy: [2, 4, 3, 3], filter: [3, 3, 2, 3], out: [2, 4, 6, 2], strides: [1, 2], pad: 'same' },
-    { dy: [2, 3, 4, 3], filter: [4, 3, 2, 3], out: [2, 9, 5, 2], strides: [3, 1], pad: 'valid' },
+    { dy: [2, 3, 4, 3], filter: [4, 3, 2, 3], out: [2, 11, 6, 2], strides: [3, 1], pad: 'valid' },
   ];
   it.each(cases)('conv2dTranspose matches cpu for dy $dy, filter $filter -> $out, strides $strides, pad $pad',
     async ({ dy, filter, out, strides, pad }) => {
@@ -143,6 +148,13 @@ describe('fast Conv2DBackpropInput on wasm', () => {
       });
     });
 
+  it('exercises both sub-pixel strategies across these cases', () => {
+    const strategies = cases.map(({ dy, filter, out, strides, pad }) => planSubPixelTransposedConv(dy, filter,
+      { inputShape: out, strides, pad: pad as 'same' | 'valid' | number, dataFormat: 'NHWC' })?.strategy);
+    expect(strategies).not.toContain(undefined); // a dy shape that does not fit inputShape falls back
+    expect(new Set(strategies)).toEqual(new Set(['per-phase', 'stacked']));
+  });
+
   it('takes the fast path for every DCGAN generator layer', () => {
     const layers: [number[], [number, number, number, number], [number, number, number, number], number, 'same' | 'valid'][] = [
       [[64, 1, 1, 100], [4, 4, 512, 100], [64, 4, 4, 512], 1, 'valid'],
@@ -153,9 +165,13 @@ describe('fast Conv2DBackpropInput on wasm', () => {
       planSubPixelTransposedConv(dy, filter, { inputShape, strides, pad, dataFormat: 'NHWC' }));
     expect(plans.every((plan) => plan != null)).toBe(true);
     // The 1x1 -> 4x4 projection must become one matmul (a 1x1 conv), not a 4x4 conv over 7x7 padding.
-    expect(plans[0]).toMatchObject({ strideH: 4, strideW: 4, tapsH: 1, tapsW: 1 });
-    // k4 s2 layers: a 2x2 conv per phase, every tap useful.
-    expect(plans[1]).toMatchObject({ strideH: 2, strideW: 2, tapsH: 2, tapsW: 2 });
+    expect(plans[0]).toMatchObject({ strategy: 'stacked', height: { stride: 4 }, width: { stride: 4 } });
+    expect(plans[0]!.height.phases.map((p) => p.taps)).toEqual([1, 1, 1, 1]);
+    // k4 s2 'same' layers: one 2x2 conv per phase, every tap useful.
+    for (const plan of plans.slice(1)) {
+      expect(plan).toMatchObject({ strategy: 'per-phase', height: { stride: 2 }, width: { stride: 2 } });
+      expect(plan!.height.phases.map((p) => p.taps)).toEqual([2, 2]);
+    }
   });
 
   it('does not leak wasm memory or engine tensors', async () => {
