@@ -11,6 +11,16 @@ export interface ProgressUpdate {
   steps: number;
   loss: number;
   imagesPerSecond: number;
+  /** Estimated seconds until the last epoch ends, from this epoch's speed. */
+  runEtaSeconds: number;
+}
+
+function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '-';
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
 export interface Reporter {
@@ -38,24 +48,24 @@ export function consoleReporter(options: { tty?: boolean; intervalSeconds?: numb
       if (!tty || options.quiet) return;
       bar = new cliProgress.SingleBar(
         {
-          format: 'epoch {epoch}/{epochs} |{bar}| step {value}/{total} | loss {loss} | {ips} img/s | ETA {eta_formatted}',
+          format: 'epoch {epoch}/{epochs} |{bar}| step {value}/{total} | loss {loss} | {ips} img/s | epoch ETA {eta_formatted} | run ETA {runEta}',
           stream: process.stderr,
           hideCursor: true,
           etaBuffer: 50,
         },
         cliProgress.Presets.shades_classic,
       );
-      bar.start(steps, startStep, { epoch: epoch + 1, epochs, loss: '-', ips: '-' });
+      bar.start(steps, startStep, { epoch: epoch + 1, epochs, loss: '-', ips: '-', runEta: '-' });
     },
     update(u) {
       if (bar) {
-        bar.update(u.step, { loss: u.loss.toFixed(4), ips: u.imagesPerSecond.toFixed(1) });
+        bar.update(u.step, { loss: u.loss.toFixed(4), ips: u.imagesPerSecond.toFixed(1), runEta: formatDuration(u.runEtaSeconds) });
         return;
       }
       const now = Date.now();
       if (now - lastLine >= interval || u.step === u.steps) {
         lastLine = now;
-        log(`epoch ${u.epoch + 1}/${u.epochs} step ${u.step}/${u.steps} loss ${u.loss.toFixed(4)} ${u.imagesPerSecond.toFixed(1)} img/s`);
+        log(`epoch ${u.epoch + 1}/${u.epochs} step ${u.step}/${u.steps} loss ${u.loss.toFixed(4)} ${u.imagesPerSecond.toFixed(1)} img/s, run ETA ${formatDuration(u.runEtaSeconds)}`);
       }
     },
     endEpoch() {

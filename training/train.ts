@@ -136,6 +136,7 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
         steps: stepsPerEpoch,
         loss: state.epochLossSum / state.stepInEpoch,
         imagesPerSecond: (state.stepInEpoch * batchSize) / state.epochSeconds,
+        runEtaSeconds: ((config.epochs - state.epoch) * stepsPerEpoch - state.stepInEpoch) * (state.epochSeconds / state.stepInEpoch),
       });
       if (options.signal?.aborted) {
         reporter.endEpoch();
