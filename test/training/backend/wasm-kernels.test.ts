@@ -115,14 +115,15 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     { dy: [2, 4, 4, 64], filter: [4, 4, 32, 64], out: [2, 8, 8, 32], strides: 2, pad: 'same' },
     { dy: [1, 16, 16, 16], filter: [4, 4, 3, 16], out: [1, 32, 32, 3], strides: 2, pad: 'same' },
     // Odd sizes: 'same' with a crop that is not symmetric, and valid convs that leave input rows unused
-    // (those dx rows are zero and must be written as zero, not left as heap garbage).
-    { dy: [2, 5, 5, 3], filter: [4, 4, 4, 3], out: [2, 9, 9, 4], strides: 2, pad: 'same' },
-    { dy: [2, 5, 4, 3], filter: [3, 3, 4, 3], out: [2, 10, 8, 4], strides: 2, pad: 'same' },
+    // (those dx rows are zero and must be written as zero, not left as heap garbage). 8+ output channels
+    // take the per-phase form, fewer the stacked one: both are covered.
+    { dy: [2, 5, 5, 3], filter: [4, 4, 8, 3], out: [2, 9, 9, 8], strides: 2, pad: 'same' },
+    { dy: [2, 5, 4, 3], filter: [3, 3, 9, 3], out: [2, 10, 8, 9], strides: 2, pad: 'same' },
     { dy: [2, 4, 4, 3], filter: [3, 3, 2, 3], out: [2, 9, 9, 2], strides: 2, pad: 'valid' },
-    { dy: [2, 4, 4, 3], filter: [3, 3, 2, 3], out: [2, 10, 9, 2], strides: 2, pad: 'valid' },
+    { dy: [2, 4, 4, 3], filter: [3, 3, 8, 3], out: [2, 10, 9, 8], strides: 2, pad: 'valid' },
     // Row 10 lies past the full extent (3*2+4) and the last sub-pixel block: only the crop can zero it.
-    { dy: [2, 4, 4, 3], filter: [4, 4, 2, 3], out: [2, 11, 10, 2], strides: 2, pad: 'valid' },
-    { dy: [2, 6, 6, 3], filter: [3, 3, 5, 3], out: [2, 6, 6, 5], strides: 1, pad: 'same' },
+    { dy: [2, 4, 4, 3], filter: [4, 4, 8, 3], out: [2, 11, 10, 8], strides: 2, pad: 'valid' },
+    { dy: [2, 6, 6, 3], filter: [3, 3, 8, 3], out: [2, 6, 6, 8], strides: 1, pad: 'same' },
     { dy: [2, 3, 3, 4], filter: [3, 5, 2, 4], out: [2, 5, 7, 2], strides: 1, pad: 'valid' },
     { dy: [2, 3, 3, 2], filter: [2, 2, 3, 2], out: [2, 9, 9, 3], strides: 3, pad: 'valid' },
     // One tap per phase (stacked form) and a last row/column past every block: written as zeros.
@@ -133,8 +134,8 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     { dy: [2, 6, 6, 3], filter: [3, 3, 2, 3], out: [2, 2, 2, 2], strides: 1, pad: 3 },
     { dy: [2, 5, 5, 3], filter: [2, 2, 2, 3], out: [2, 6, 6, 2], strides: 2, pad: 2 },
     // Non-square strides: phases of different counts per axis.
-    { dy: [2, 4, 3, 3], filter: [3, 3, 2, 3], out: [2, 4, 6, 2], strides: [1, 2], pad: 'same' },
-    { dy: [2, 3, 4, 3], filter: [4, 3, 2, 3], out: [2, 11, 6, 2], strides: [3, 1], pad: 'valid' },
+    { dy: [2, 4, 3, 3], filter: [3, 3, 8, 3], out: [2, 4, 6, 8], strides: [1, 2], pad: 'same' },
+    { dy: [2, 3, 4, 3], filter: [4, 3, 8, 3], out: [2, 11, 6, 8], strides: [3, 1], pad: 'valid' },
   ];
   it.each(cases)('conv2dTranspose matches cpu for dy $dy, filter $filter -> $out, strides $strides, pad $pad',
     async ({ dy, filter, out, strides, pad }) => {
@@ -152,7 +153,8 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     const strategies = cases.map(({ dy, filter, out, strides, pad }) => planSubPixelTransposedConv(dy, filter,
       { inputShape: out, strides, pad: pad as 'same' | 'valid' | number, dataFormat: 'NHWC' })?.strategy);
     expect(strategies).not.toContain(undefined); // a dy shape that does not fit inputShape falls back
-    expect(new Set(strategies)).toEqual(new Set(['per-phase', 'stacked']));
+    expect(strategies.filter((s) => s === 'per-phase').length).toBeGreaterThanOrEqual(6);
+    expect(strategies.filter((s) => s === 'stacked').length).toBeGreaterThanOrEqual(6);
   });
 
   it('takes the fast path for every DCGAN generator layer', () => {
@@ -167,11 +169,11 @@ describe('fast Conv2DBackpropInput on wasm', () => {
     // The 1x1 -> 4x4 projection must become one matmul (a 1x1 conv), not a 4x4 conv over 7x7 padding.
     expect(plans[0]).toMatchObject({ strategy: 'stacked', height: { stride: 4 }, width: { stride: 4 } });
     expect(plans[0]!.height.phases.map((p) => p.taps)).toEqual([1, 1, 1, 1]);
-    // k4 s2 'same' layers: one 2x2 conv per phase, every tap useful.
-    for (const plan of plans.slice(1)) {
-      expect(plan).toMatchObject({ strategy: 'per-phase', height: { stride: 2 }, width: { stride: 2 } });
-      expect(plan!.height.phases.map((p) => p.taps)).toEqual([2, 2]);
-    }
+    // k4 s2 'same' hidden layers: one 2x2 conv per phase, every tap useful.
+    expect(plans[1]).toMatchObject({ strategy: 'per-phase', height: { stride: 2 }, width: { stride: 2 } });
+    expect(plans[1]!.height.phases.map((p) => p.taps)).toEqual([2, 2]);
+    // The RGB layer: stacked, for XNNPACK's 8-wide channel tiles.
+    expect(plans[2]).toMatchObject({ strategy: 'stacked' });
   });
 
   it('does not leak wasm memory or engine tensors', async () => {
