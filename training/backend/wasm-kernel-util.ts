@@ -27,10 +27,18 @@ export function disposeIntermediates(backend: BackendWasm, ...infos: TensorInfo[
   for (const info of infos) backend.disposeData(info.dataId);
 }
 
-/** A Float32Array over the whole wasm heap; take it after the last allocation, since growth detaches it. */
+/** The wasm heap's current buffer; take views after the last allocation, since growth replaces it. */
+export function heapBuffer(backend: BackendWasm): ArrayBufferLike {
+  // The Emscripten module typings are not in this project's `types`. wasmMemory.buffer is always the
+  // live one; in the threaded build Module.HEAPU8 goes stale when a worker thread grows the memory,
+  // until the glue's next GROWABLE_HEAP_* access on the main thread.
+  const module = backend.wasm as unknown as { wasmMemory?: WebAssembly.Memory; HEAPU8: Uint8Array };
+  return module.wasmMemory?.buffer ?? module.HEAPU8.buffer;
+}
+
+/** A Float32Array over the whole wasm heap. */
 export function heapFloat32(backend: BackendWasm): Float32Array {
-  // The Emscripten module typings are not in this project's `types`; HEAPU8 is always there at runtime.
-  return new Float32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  return new Float32Array(heapBuffer(backend));
 }
 
 /** Index into heapFloat32() of a float32 tensor's first element. */

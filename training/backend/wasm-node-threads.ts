@@ -34,6 +34,11 @@ function installWorkerShim(): void {
       super(fromBlob ? workerSource : script, fromBlob ? { ...options, eval: true } : options);
     }
 
+    // Emscripten ref()s a worker while its pthread runs, and pthreadpool's threads run (idle) forever:
+    // the process would never exit after its work is done. They only ever compute inside a kernel call
+    // that the main thread waits on synchronously, so they need not keep Node alive.
+    override ref(): void {}
+
     override postMessage(message: unknown, transferList?: readonly workerThreads.TransferListItem[]): void {
       const load = message as { cmd?: string; urlOrBlob?: unknown } | null;
       if (load?.cmd === 'load' && typeof load.urlOrBlob !== 'string') message = { ...load, urlOrBlob: gluePath };

@@ -4,7 +4,7 @@
 // memmoves: copy the input into the first tile, then double blocks along each tiled axis.
 import { util, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { heapIndex } from './wasm-kernel-util.ts';
+import { heapBuffer, heapIndex } from './wasm-kernel-util.ts';
 
 /** Odometer over `shape` (row-major), calling visit(offset) with offset = sum(index[i] * strides[i]). */
 function forEachOffset(shape: number[], strides: number[], visit: (offset: number) => void): void {
@@ -33,7 +33,7 @@ export function tileOnHeap(backend: BackendWasm, x: TensorInfo, reps: number[]):
   const out = backend.makeOutput(outShape, x.dtype);
   if (util.sizeFromShape(outShape) === 0) return out;
   // An Int32Array view: copies bits exactly (a float view may canonicalise NaN payloads of int data).
-  const heap = new Int32Array((backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.buffer);
+  const heap = new Int32Array(heapBuffer(backend));
   const src = heapIndex(backend, x);
   const dst = heapIndex(backend, out);
   const outStrides = [...util.computeStrides(outShape), 1];
