@@ -62,6 +62,14 @@ export function generatorStepFlopsPerImage(imageSize: number, ngf = GENERATOR_FI
 
 export type BenchBackend = Exclude<BackendName, 'auto'>;
 
+function latentVariable(batchSize: number): tf.Variable {
+  // tf.variable keeps its own reference to the initial tensor's data: dispose ours, or it leaks.
+  const initial = tf.randomNormal([batchSize, LATENT_DIM]);
+  const latents = tf.variable(initial);
+  initial.dispose();
+  return latents;
+}
+
 export interface GeneratorBenchOptions {
   backend: BenchBackend;
   imageSize: number;
@@ -94,7 +102,7 @@ export async function benchGeneratorStep(options: GeneratorBenchOptions): Promis
     else unregisterWasmFastKernels();
   }
   const model = buildBenchGenerator(imageSize);
-  const latents = tf.variable(tf.randomNormal([batchSize, LATENT_DIM]));
+  const latents = latentVariable(batchSize);
   const target = tf.randomUniform([batchSize, imageSize, imageSize, 3], -1, 1);
   const variables = [...model.trainableWeights.map((w) => w.read() as tf.Variable), latents];
   const step = () => {
@@ -125,7 +133,7 @@ export async function benchGeneratorStep(options: GeneratorBenchOptions): Promis
 export async function profileGeneratorStep(options: Omit<GeneratorBenchOptions, 'steps'>): Promise<[string, number][]> {
   await benchGeneratorStep({ ...options, steps: 0 });
   const model = buildBenchGenerator(options.imageSize);
-  const latents = tf.variable(tf.randomNormal([options.batchSize, LATENT_DIM]));
+  const latents = latentVariable(options.batchSize);
   const target = tf.randomUniform([options.batchSize, options.imageSize, options.imageSize, 3], -1, 1);
   if (options.fastKernels === false) unregisterWasmFastKernels();
   const info = await tf.profile(() => {
@@ -170,8 +178,8 @@ async function main(args: string[]): Promise<void> {
       });
       if (isCpu) cpuImagesPerSecond.set(imageSize, result.imagesPerSecond);
       const cpu = cpuImagesPerSecond.get(imageSize);
-      rows.push([name, `${imageSize}`, `${result.batchSize}x${result.steps}`, result.imagesPerSecond.toFixed(2),
-        result.gflops.toFixed(2), cpu == null ? '-' : `${(result.imagesPerSecond / cpu).toFixed(1)}x`, result.backend.device]);
+      rows.push([name, `${imageSize}`, `${result.batchSize}x${result.steps}`, result.imagesPerSecond.toPrecision(3),
+        result.gflops.toPrecision(3), cpu == null ? '-' : `${(result.imagesPerSecond / cpu).toFixed(1)}x`, result.backend.device]);
       console.log(rows.at(-1)!.join('\t'));
     }
   }
