@@ -20,6 +20,7 @@ const trainFlags = {
   resume: { type: 'boolean' as const },
   'run-id': { type: 'string' as const },
   'require-gpu': { type: 'boolean' as const },
+  threads: { type: 'string' as const },
   'skip-existing': { type: 'boolean' as const },
   quiet: { type: 'boolean' as const },
   help: { type: 'boolean' as const, short: 'h' },
@@ -38,6 +39,7 @@ function usage(): string {
   --resume                 continue from <out>/checkpoint when there is one
   --run-id ID              the run's id in the manifest [the last part of --out]
   --require-gpu            fail unless TensorFlow sees a GPU
+  --threads N              CPU threads (wasm pthreads, 2 cores: about +25%) [1 for wasm]
   --skip-existing          do nothing when <out>/manifest.json already exists
   --quiet                  no progress output
 
@@ -73,6 +75,9 @@ async function trainCommand(args: string[]): Promise<number> {
   if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
     throw new UsageError(`Unknown --backend "${backend}": use auto, tensorflow-gpu, tensorflow, wasm or cpu.`);
   }
+
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
 
   let fromFile: GloConfigInput = {};
   if (values.config) {
@@ -114,6 +119,7 @@ async function trainCommand(args: string[]): Promise<number> {
       config,
       backend: backend as never,
       requireGpu: Boolean(values['require-gpu']),
+      threads,
       resume: Boolean(values.resume),
       runId: values['run-id'] as string | undefined,
       reporter: consoleReporter({ quiet: Boolean(values.quiet) }),

@@ -23,6 +23,8 @@ export interface TrainOptions {
   config: GloConfig;
   backend?: BackendName;
   requireGpu?: boolean;
+  /** CPU threads for the wasm backend (pthreads) or TensorFlow's pool; default 1 for wasm. */
+  threads?: number;
   /** Continue from out/checkpoint/ when there is one (the saved config wins over `config`). */
   resume?: boolean;
   runId?: string;
@@ -45,7 +47,7 @@ export class TrainingInterrupted extends Error {
  */
 export async function train(options: TrainOptions): Promise<RunManifest> {
   const reporter = options.reporter ?? silentReporter;
-  const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu });
+  const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu, threads: options.threads });
   reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
   const out = openStorage(options.out);
 

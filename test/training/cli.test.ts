@@ -53,6 +53,8 @@ describe('glo train options', () => {
     expect(stderr).toMatch(/Unknown --preset "huge"/);
     expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--backend', 'tpu'])).toBe(2);
     expect(stderr).toMatch(/Unknown --backend "tpu"/);
+    expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--threads', 'two'])).toBe(2);
+    expect(stderr).toMatch(/--threads must be a whole number/);
     expect(await main(['fly'])).toBe(2);
   });
 
