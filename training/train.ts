@@ -5,7 +5,7 @@ import { loadDataset, type Dataset } from './data/dataset.ts';
 import { evaluateReconstructions, batchTargets, datasetDigest } from './evaluate.ts';
 import type { GloConfig } from './glo/config.ts';
 import { buildGenerator } from './glo/generator.ts';
-import { gatherRows, project, projectToUnitBall } from './glo/latent.ts';
+import { gatherRows, project } from './glo/latent.ts';
 import { latentLazyAdam, latentSgd, type LatentOptimizer } from './glo/latent-optimizer.ts';
 import type { RunManifest } from './glo/manifest.ts';
 import { fitPca, pcaEncode, type PcaModel } from './glo/pca.ts';
@@ -209,8 +209,7 @@ function initialLatents(config: GloConfig, dataset: Dataset, getPca: () => PcaMo
   } else {
     latents = new Random(config.seed + 2).normalArray(dataset.count * dim, 1 / Math.sqrt(dim));
   }
-  if (config.latentProjection === 'ball') projectToUnitBall(latents, dim);
-  else project(latents, dim, 'sphere');
+  project(latents, dim, config.latentProjection);
   return latents;
 }
 

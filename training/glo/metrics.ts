@@ -1,18 +1,7 @@
 /**
  * Reconstruction quality in the units people quote: MSE on pixels scaled to [0, 1] and PSNR = 10
- * log10(1 / MSE) dB. Inputs are in the generator's [-1, 1] range, or uint8.
+ * log10(1 / MSE) dB. Inputs are in the generator's [-1, 1] range.
  */
-export function mseUnit(a: ArrayLike<number>, b: ArrayLike<number>, scale: 'pm1' | 'uint8' = 'pm1'): number {
-  if (a.length !== b.length) throw new Error(`mse: length ${a.length} != ${b.length}`);
-  const f = scale === 'pm1' ? 0.5 : 1 / 255;
-  let s = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = (a[i] - b[i]) * f;
-    s += d * d;
-  }
-  return s / a.length;
-}
-
 export function psnrFromMse(mse: number): number {
   return mse <= 0 ? Infinity : 10 * Math.log10(1 / mse);
 }

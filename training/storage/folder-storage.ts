@@ -9,6 +9,7 @@ import {
   compareKeys,
   joinKey,
   normalizeKey,
+  readOrUndefined,
   StorageError,
   StorageNotFoundError,
   type Storage,
@@ -46,12 +47,7 @@ export class FolderStorage implements Storage {
   }
 
   async readIfExists(key: string): Promise<Uint8Array | undefined> {
-    try {
-      return await this.read(key);
-    } catch (error) {
-      if (error instanceof StorageNotFoundError) return undefined;
-      throw error;
-    }
+    return readOrUndefined(() => this.read(key));
   }
 
   async write(key: string, data: Uint8Array | string): Promise<void> {

@@ -13,6 +13,7 @@ import {
   compareKeys,
   joinKey,
   normalizeKey,
+  readOrUndefined,
   parseS3Uri,
   StorageError,
   StorageNotFoundError,
@@ -143,12 +144,7 @@ export class S3Storage implements Storage {
   }
 
   async readIfExists(key: string): Promise<Uint8Array | undefined> {
-    try {
-      return await this.read(key);
-    } catch (error) {
-      if (error instanceof StorageNotFoundError) return undefined;
-      throw error;
-    }
+    return readOrUndefined(() => this.read(key));
   }
 
   async write(key: string, data: Uint8Array | string): Promise<void> {

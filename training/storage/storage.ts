@@ -65,6 +65,16 @@ export class StorageKeyError extends StorageError {
  * no '..' or '.' segments (a folder would escape its root), no empty segments ('a//b' is a different S3
  * key from 'a/b' but the same file), no backslashes (a separator on Windows), no NUL.
  */
+/** readIfExists in terms of read: a missing object is undefined, any other failure still throws. */
+export async function readOrUndefined(read: () => Promise<Uint8Array>): Promise<Uint8Array | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof StorageNotFoundError) return undefined;
+    throw error;
+  }
+}
+
 export function normalizeKey(key: string, { allowEmpty = false }: { allowEmpty?: boolean } = {}): string {
   const trimmed = key.replace(/^\/+/, '').replace(/\/+$/, '');
   if (trimmed === '') {
