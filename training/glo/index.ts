@@ -12,3 +12,4 @@ export * from './metrics.ts';
 export * from './pca.ts';
 export * from './random.ts';
 export * from './step.ts';
+export * from './runs-index.ts';
