@@ -2,6 +2,7 @@
 export * from './config.ts';
 export * from './gaussian.ts';
 export * from './generator.ts';
+export * from './inversion.ts';
 export * from './laplacian.ts';
 export * from './latent-codec.ts';
 export * from './latent-optimizer.ts';
