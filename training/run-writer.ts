@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import type { BackendInfo } from './backend/backend.ts';
 import type { TrainingState } from './checkpoint.ts';
 import type { Dataset } from './data/dataset.ts';
+import { holdoutFile, type HoldoutSet } from './eval/holdout.ts';
+import { fitImleSampler, saveImleSampler } from './eval/sampler.ts';
 import { batchTargetValues, evaluateReconstructions } from './evaluate.ts';
 import { fitGaussian, sampleGaussian, type GaussianPrior } from './glo/gaussian.ts';
 import { recalibrateBatchNorm } from './glo/generator.ts';
@@ -29,6 +31,8 @@ export interface PublishInput {
   backend: BackendInfo;
   resumedFrom?: number;
   reporter: Reporter;
+  /** Images set aside before training (--holdout): written as holdout.png + holdout.json for `glo eval`. */
+  holdout?: HoldoutSet;
 }
 
 /** The prior.json content: the Gaussian of all codes and, for labelled data, one per class. */
@@ -84,6 +88,24 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   await write('prior.json', JSON.stringify(prior));
   if (dataset.labels) await write('labels.json', JSON.stringify({ classes: dataset.labels.classes, index: Array.from(dataset.labels.index) }));
 
+  let holdout: RunManifest['holdout'];
+  if (input.holdout) {
+    const h = input.holdout.dataset;
+    const sheet = await gridPng({ pixels: h.pixels, count: h.count, size: h.imageSize, channels: h.channels }, Math.ceil(Math.sqrt(h.count)));
+    await write('holdout.png', sheet.png);
+    await write('holdout.json', JSON.stringify(holdoutFile(input.holdout)));
+    holdout = { fraction: input.holdout.fraction, count: h.count, file: 'holdout.json', atlas: 'holdout.png', columns: sheet.columns, tileSize: h.imageSize };
+  }
+
+  let sampler: RunManifest['sampler'];
+  if (config.sampler === 'imle') {
+    const fitted = fitImleSampler(state.latents, dim, config.latentProjection, { seed: config.seed }, input.reporter);
+    const saved = await saveImleSampler(storage, fitted.model, fitted.fit, fitted.options, config.latentProjection);
+    fitted.model.dispose();
+    files.push(...saved.files);
+    sampler = saved.entry;
+  }
+
   const previews = await renderPreviews(generator, state.latents, dataset, glo.reconstructions, prior.global, config.seed);
   for (const [name, png] of Object.entries(previews)) await write(`previews/${name}.png`, png);
 
@@ -118,6 +140,8 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     model: { file: 'model/model.json' },
     atlas: { file: 'atlas.png', tileSize: dataset.imageSize, columns: atlas.columns, count: atlasCount },
     prior: { file: 'prior.json' },
+    holdout,
+    sampler,
     metrics: { file: 'metrics.json', final },
     previews: Object.keys(previews).map((n) => `previews/${n}.png`),
     files,

@@ -3,6 +3,7 @@ import { initBackend, type BackendName } from './backend/backend.ts';
 import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/dataset.ts';
 import { evaluateReconstructions, batchTargets, datasetDigest } from './evaluate.ts';
+import { splitHoldout } from './eval/holdout.ts';
 import type { GloConfig } from './glo/config.ts';
 import { buildGenerator } from './glo/generator.ts';
 import { gatherRows, project } from './glo/latent.ts';
@@ -56,14 +57,17 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
   const config = checkpoint?.state.config ?? options.config;
   if (checkpoint) reporter.info(`resuming from step ${checkpoint.state.step} (epoch ${checkpoint.state.epoch + 1}, the checkpoint's config)`);
 
-  const dataset = await loadDataset(options.data, {
+  const loaded = await loadDataset(options.data, {
     imageSize: config.imageSize,
     channels: config.channels,
     limit: config.limit,
     background: config.background,
   });
-  reporter.info(`dataset ${dataset.source}: ${dataset.count} images at ${config.imageSize} px, ${dataset.skipped.length} skipped`);
-  for (const s of dataset.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
+  reporter.info(`dataset ${loaded.source}: ${loaded.count} images at ${config.imageSize} px, ${loaded.skipped.length} skipped`);
+  for (const s of loaded.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
+  // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
+  const { train: dataset, holdout } = splitHoldout(loaded, config.holdout, config.seed);
+  if (holdout) reporter.info(`holdout: ${holdout.dataset.count} of ${loaded.count} images set aside (never trained on) for glo eval`);
   const digest = datasetDigest(dataset);
   if (checkpoint && (checkpoint.state.dataset.count !== dataset.count || checkpoint.state.dataset.namesDigest !== digest)) {
     throw new Error(`The checkpoint in ${out.uri} was made on a different dataset (${checkpoint.state.dataset.count} images, now ${dataset.count}); use another --out or drop --resume.`);
@@ -185,6 +189,7 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
     backend,
     resumedFrom,
     reporter,
+    holdout,
   });
   await deleteCheckpoints(out);
   const final = manifest.metrics.final;

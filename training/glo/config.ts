@@ -51,6 +51,10 @@ export const gloConfigSchema = z
       .describe('Size of the fixed subset on which each epoch reports reconstruction PSNR.'),
     atlasMaxImages: z.number().int().min(1).default(4096)
       .describe('At most this many training images go into atlas.png (the site\'s gallery).'),
+    holdout: z.number().min(0).max(0.5).default(0)
+      .describe('Fraction of the (limited) images set aside by seed before PCA and training, written to holdout.png for `glo eval`; 0 trains on all.'),
+    sampler: z.enum(['gaussian', 'imle']).default('gaussian')
+      .describe('Sampler published with the run: the Gaussian prior (paper) always, and with "imle" also a GLANN-style IMLE network (sampler/).'),
   });
 
 export type GloConfigInput = z.input<typeof gloConfigSchema>;

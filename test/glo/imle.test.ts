@@ -1,0 +1,60 @@
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildImleSampler, fitImle, nearestNeighbours, sampleImle } from '../../training/glo/imle.ts';
+import { norm } from '../../training/glo/latent.ts';
+import { Random } from '../../training/glo/random.ts';
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+/** Codes in four tight clusters inside the unit ball: multi-modal, as GLO codes of distinct classes are. */
+function clusteredCodes(count: number, dim: number, seed: number): Float32Array {
+  const random = new Random(seed);
+  const centres = Array.from({ length: 4 }, () => Array.from({ length: dim }, () => random.normal() * 0.3));
+  const out = new Float32Array(count * dim);
+  for (let n = 0; n < count; n++) for (let i = 0; i < dim; i++) out[n * dim + i] = centres[n % 4][i] + 0.03 * random.normal();
+  return out;
+}
+
+describe('IMLE sampler (GLANN)', () => {
+  it('nearestNeighbours agrees with brute force', () => {
+    const random = new Random(4);
+    const q = random.normalArray(7 * 3);
+    const c = random.normalArray(20 * 3);
+    const { index, distance } = nearestNeighbours(q, c, 3, 4);
+    for (let i = 0; i < 7; i++) {
+      let best = Infinity;
+      let arg = -1;
+      for (let j = 0; j < 20; j++) {
+        let d = 0;
+        for (let k = 0; k < 3; k++) d += (q[i * 3 + k] - c[j * 3 + k]) ** 2;
+        if (d < best) [best, arg] = [d, j];
+      }
+      expect(index[i]).toBe(arg);
+      expect(distance[i]).toBeCloseTo(best, 4);
+    }
+  });
+
+  it('lowers its own matching loss, is deterministic, and samples inside the ball', () => {
+    const dim = 8;
+    const codes = clusteredCodes(64, dim, 1);
+    const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, batchSize: 16, learningRate: 3e-3, seed: 2 };
+    const run = () => {
+      const model = buildImleSampler(dim, options);
+      const fit = fitImle(model, codes, dim, options);
+      return { model, fit };
+    };
+    const { model, fit } = run();
+    expect(fit.rounds).toHaveLength(6);
+    // The untrained mapper's candidates are far from the clusters; matching pulls them in.
+    expect(fit.matchingLoss, fit.rounds.map((r) => r.matchingLoss.toFixed(4)).join(' ')).toBeLessThan(0.25 * fit.rounds[0].matchingLoss);
+    const again = run();
+    expect(again.fit.matchingLoss).toBe(fit.matchingLoss);
+    const samples = sampleImle(model, 100, new Random(3));
+    for (let s = 0; s < 100; s++) expect(norm(samples, s * dim, dim)).toBeLessThanOrEqual(1 + 1e-6);
+    model.dispose();
+    again.model.dispose();
+  });
+});

@@ -1,0 +1,47 @@
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { buildImleSampler, defaultImleOptions, fitImle, type ImleFit, type ImleOptions } from '../glo/imle.ts';
+import type { LatentProjection } from '../glo/latent.ts';
+import type { RunManifest } from '../glo/manifest.ts';
+import { loadModel, saveModel } from '../model-io.ts';
+import type { Reporter } from '../progress.ts';
+import type { Storage } from '../storage/storage.ts';
+
+export const SAMPLER_PREFIX = 'sampler';
+
+/** Fits a GLANN-style IMLE sampler to a latent table (training/glo/imle.ts), logging each round. */
+export function fitImleSampler(
+  latents: Float32Array,
+  latentDim: number,
+  projection: LatentProjection,
+  options: Partial<ImleOptions> & { seed: number },
+  reporter?: Pick<Reporter, 'info'>,
+): { model: tfl.Sequential; fit: ImleFit; options: ImleOptions } {
+  const resolved = { ...defaultImleOptions(latentDim, options.seed), ...options };
+  const model = buildImleSampler(latentDim, resolved);
+  const started = performance.now();
+  const fit = fitImle(model, latents, latentDim, resolved, projection, (r) => {
+    reporter?.info(`IMLE round ${r.round}/${resolved.rounds}: matching loss ${r.matchingLoss.toFixed(5)}, regression ${r.regressionLoss.toFixed(5)}`);
+  });
+  reporter?.info(`IMLE sampler: matching loss ${fit.rounds[0]?.matchingLoss.toFixed(5)} -> ${fit.matchingLoss.toFixed(5)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return { model, fit, options: resolved };
+}
+
+/** Saves the sampler under sampler/ and returns its files and the manifest entry. */
+export async function saveImleSampler(
+  storage: Storage,
+  model: tfl.LayersModel,
+  fit: ImleFit,
+  options: ImleOptions,
+  projection: LatentProjection,
+): Promise<{ files: { path: string; bytes: number }[]; entry: NonNullable<RunManifest['sampler']> }> {
+  const files = await saveModel(model, storage, SAMPLER_PREFIX);
+  return {
+    files,
+    entry: { kind: 'imle', file: `${SAMPLER_PREFIX}/model.json`, noiseDim: options.noiseDim, projection, matchingLoss: fit.matchingLoss },
+  };
+}
+
+export async function loadImleSampler(storage: Storage, manifest: RunManifest): Promise<tfl.LayersModel | undefined> {
+  if (!manifest.sampler) return undefined;
+  return loadModel(storage, manifest.sampler.file.replace(/\/model\.json$/, ''));
+}
