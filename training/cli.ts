@@ -1,6 +1,7 @@
 import { ConfigError } from './glo/config.ts';
 import { UsageError } from './cli-support.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
+import { jobCommand } from './commands/job.ts';
 
 /**
  * The `glo` command line. Each command lives in training/commands/ and is listed here once.
@@ -8,6 +9,7 @@ import { trainCommand, trainUsage } from './commands/train.ts';
  */
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a generator and publish a run', run: trainCommand },
+  job: { summary: 'the AWS Batch job: train on an uploaded dataset, publish, index', run: jobCommand },
 };
 
 function help(): string {

@@ -1,0 +1,157 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { parseManifest } from '../../training/glo/manifest.ts';
+import { parseRunsIndex } from '../../training/glo/runs-index.ts';
+import { JobFailed, jobRunId, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
+import { startMoto, type Moto } from '../helpers/moto.ts';
+import { makeImageFolder } from '../training/training-fixtures.ts';
+import { getJson, getText, listKeys, putDataset, runGlo, tinySpec } from './pipeline-fixtures.ts';
+
+let moto: Moto;
+let images: string;
+const datasets = 'glo-datasets';
+const artifacts = 'glo-artifacts';
+const runs = `s3://${artifacts}/runs`;
+
+const job = (key: string, extra: Partial<JobOptions> = {}) =>
+  runJob({ bucket: datasets, key, artifacts: runs, backend: 'wasm', requireGpu: false, jobId: 'a1b2c3d4-0000-4000-8000-000000000001', attempt: 1, ...extra });
+
+/** The job's failure, or a test failure if it succeeded. */
+async function failure(promise: Promise<unknown>): Promise<JobFailed> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof JobFailed) return error;
+    throw error;
+  }
+  throw new Error('the job succeeded');
+}
+
+beforeAll(async () => {
+  moto = await startMoto();
+  images = await makeImageFolder(8, 32);
+});
+afterAll(() => moto?.stop());
+beforeEach(async () => {
+  await moto.reset();
+  await moto.createBucket(datasets);
+  await moto.createBucket(artifacts);
+});
+
+describe('glo job, end to end on moto with the real trainer', () => {
+  it('publishes the run, lists it in runs/index.json, removes the checkpoint; a rerun only re-indexes', async () => {
+    const key = await putDataset(moto, datasets, 'blobs', images, tinySpec());
+    const result = await job(key);
+    expect(result.status).toBe('published');
+    expect(result.runId).toMatch(/^blobs-\d{8}-a1b2c3d4$/);
+    expect(result.run).toBe(`${runs}/${result.runId}`);
+
+    const manifest = parseManifest(await getJson(moto, artifacts, `runs/${result.runId}/manifest.json`));
+    expect(manifest.runId).toBe(result.runId);
+    expect(manifest.dataset.source).toBe(`s3://${datasets}/datasets/blobs`);
+    expect(manifest.dataset.imageCount).toBe(8);
+    expect(manifest.config.latentDim).toBe(16); // the tiny preset from glo.json
+    expect(manifest.training.epochs).toBe(2);
+
+    const index = parseRunsIndex((await getText(moto, artifacts, 'runs/index.json'))!);
+    expect(index.runs.map((r) => r.runId)).toEqual([result.runId]);
+    const keys = await listKeys(moto, artifacts, `runs/${result.runId}/`);
+    expect(keys.filter((k) => k.includes('/checkpoint/'))).toEqual([]);
+    expect(keys).not.toContain(`runs/${result.runId}/failure.json`);
+    // Every file the manifest lists is there with its size.
+    for (const file of manifest.files) expect(keys).toContain(`runs/${result.runId}/${file.path}`);
+
+    // A retry of the same Batch job after the run was published (e.g. it died during the index update).
+    const again = await job(key, { attempt: 2 });
+    expect(again.status).toBe('already-published');
+    expect(again.runId).toBe(result.runId);
+    expect(parseRunsIndex((await getText(moto, artifacts, 'runs/index.json'))!).runs).toHaveLength(1);
+  });
+
+  it('decodes a URL-encoded key as S3 events may deliver it', async () => {
+    await putDataset(moto, datasets, 'enc', images, tinySpec({ epochs: 1 }));
+    const result = await job('datasets%2Fenc%2Fglo.json');
+    expect(result.runId).toMatch(/^enc-/);
+  });
+});
+
+describe('glo job on bad input: clear errors, nothing half-published', () => {
+  async function expectNothingPublished() {
+    const keys = await listKeys(moto, artifacts);
+    expect(keys.filter((k) => k.endsWith('manifest.json') || k === 'runs/index.json')).toEqual([]);
+  }
+
+  it('an empty dataset (glo.json and no images): exit 2 at the data stage, failure record', async () => {
+    const key = await putDataset(moto, datasets, 'empty', undefined, tinySpec());
+    const error = await failure(job(key));
+    expect(error.exitCode).toBe(2);
+    expect(error.stage).toBe('data');
+    expect(error.message).toMatch(/No usable images in s3:\/\/glo-datasets\/datasets\/empty/);
+    const record = await getJson<FailureRecord>(moto, artifacts, `runs/${error.runId}/failure.json`);
+    expect(record).toMatchObject({ stage: 'data', exitCode: 2, attempt: 1, jobId: 'a1b2c3d4-0000-4000-8000-000000000001', dataset: 'empty' });
+    expect(error.failureRecord).toBe(`${runs}/${error.runId}/failure.json`);
+    await expectNothingPublished();
+  });
+
+  it.each([
+    ['an unknown option', { preset: 'tiny', epochz: 3 }, /unknown option "epochz"/],
+    ['an invalid value', { preset: 'tiny', imageSize: 48 }, /"imageSize"/],
+    ['an unknown preset', { preset: 'huge' }, /"preset" must be one of paper, quick, tiny/],
+    ['not JSON', '{"preset": tiny}', /is not valid JSON/],
+    ['not an object', '[1, 2]', /must be a JSON object/],
+  ])('a spec with %s: exit 2 at the spec stage, before any training', async (_, spec, message) => {
+    const key = await putDataset(moto, datasets, 'badspec', images, spec);
+    const error = await failure(job(key));
+    expect(error.exitCode).toBe(2);
+    expect(error.stage).toBe('spec');
+    expect(error.message).toMatch(message);
+    expect(error.message).toContain(`s3://${datasets}/${key}`);
+    const record = await getJson<FailureRecord>(moto, artifacts, `runs/${error.runId}/failure.json`);
+    expect(record?.stage).toBe('spec');
+    expect(record?.message).toMatch(message);
+    await expectNothingPublished();
+  });
+
+  it.each([
+    ['a space', 'datasets/my cats/glo.json', /dataset name "my cats" is not allowed/],
+    ['a space, URL-encoded', 'datasets/my+cats/glo.json', /"datasets\/my cats\/glo.json" \(received URL-encoded/],
+    ['unicode', 'datasets/chats-été/glo.json', /dataset name "chats-été" is not allowed/],
+    ['upper case', 'datasets/Cats/glo.json', /is not allowed/],
+    ['a deeper key the rule wildcard also matches', 'datasets/cats/more/glo.json', /expected datasets\/<dataset>\/glo.json/],
+    ['another file', 'datasets/cats/img-000.png', /is not a job spec/],
+    ['another prefix', 'uploads/cats/glo.json', /is not a job spec/],
+  ])('a key with %s: exit 2 before reading anything', async (_, key, message) => {
+    const error = await failure(job(key));
+    expect(error).toMatchObject({ exitCode: 2, stage: 'key', runId: undefined });
+    expect(error.message).toMatch(message);
+    expect(await listKeys(moto, artifacts)).toEqual([]);
+  });
+
+  it('a missing spec: exit 2, says so', async () => {
+    const error = await failure(job('datasets/gone/glo.json'));
+    expect(error).toMatchObject({ exitCode: 2, stage: 'spec' });
+    expect(error.message).toMatch(/does not exist/);
+  });
+
+  it('GPU required but absent: fails at the backend stage, before the dataset, with a failure record', async () => {
+    const key = await putDataset(moto, datasets, 'gpu', images, tinySpec());
+    const error = await failure(job(key, { backend: 'auto', requireGpu: true }));
+    expect(error).toMatchObject({ exitCode: 1, stage: 'backend' });
+    expect(error.message).toMatch(/a GPU is required/);
+    expect((await getJson<FailureRecord>(moto, artifacts, `runs/${error.runId}/failure.json`))?.stage).toBe('backend');
+    await expectNothingPublished();
+  });
+
+  it('through the binary: a bad key exits 2 with the message on stderr', async () => {
+    const { code, stderr } = await runGlo(['job', '--bucket', datasets, '--key', 'datasets/a b/glo.json', '--artifacts', runs]);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/glo job failed \(key\): The key "datasets\/a b\/glo.json" names a dataset that glo does not accept/);
+  });
+});
+
+describe('jobRunId', () => {
+  it('is stable per Batch job and falls back to the spec ETag', () => {
+    const day = new Date('2026-11-28T13:00:00Z');
+    expect(jobRunId('cats', day, '4F3A2B1C-aaaa-bbbb', '"x"')).toBe('cats-20261128-4f3a2b1c');
+    expect(jobRunId('cats', day, undefined, '"0123456789abcdef"')).toBe('cats-20261128-01234567');
+  });
+});
