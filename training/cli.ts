@@ -1,6 +1,9 @@
 import { ConfigError } from './glo/config.ts';
 import { UsageError } from './cli-support.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
+import { pullCommand } from './commands/pull.ts';
+import { runsCommand } from './commands/runs.ts';
+import { uploadCommand } from './commands/upload.ts';
 import { jobCommand } from './commands/job.ts';
 
 /**
@@ -10,6 +13,9 @@ import { jobCommand } from './commands/job.ts';
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a generator and publish a run', run: trainCommand },
   job: { summary: 'the AWS Batch job: train on an uploaded dataset, publish, index', run: jobCommand },
+  upload: { summary: 'upload a folder of images as a dataset; its glo.json starts training', run: uploadCommand },
+  runs: { summary: 'list the published runs', run: runsCommand },
+  pull: { summary: 'download a published run to serve it locally', run: pullCommand },
 };
 
 function help(): string {
