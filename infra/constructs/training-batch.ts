@@ -1,0 +1,160 @@
+// GPU training on AWS Batch: a VPC without NAT (instances get public IPs and reach S3/ECR directly), a spot
+// compute environment first and an on-demand one second (both scale to zero), one job queue, and the job
+// definition `glo job` runs under. The job definition's command, environment and parameters are the contract
+// with training/commands/job.ts (the pipeline's rehearsal test reads them from the synthesized template).
+import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
+import * as batch from 'aws-cdk-lib/aws-batch';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import type * as ecs from 'aws-cdk-lib/aws-ecs';
+import { LogDriver } from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+import { DATASETS_PREFIX, RUNS_PREFIX } from './glo-buckets.ts';
+import { bucketObjectsFinding } from './nag-findings.ts';
+
+export interface TrainingBatchProps {
+  readonly datasets: s3.IBucket;
+  readonly artifacts: s3.IBucket;
+  /** Destination of the VPC flow logs. */
+  readonly logsBucket: s3.IBucket;
+  /** The training image (training/Dockerfile); its ENTRYPOINT runs the glo CLI. */
+  readonly image: ecs.ContainerImage;
+  /** GPU instance types the compute environments may launch; each must have at least 1 GPU. */
+  readonly gpuInstanceTypes: string[];
+  /** Spot compute environment first, on-demand second; false: on-demand only. */
+  readonly spot: boolean;
+  /** Upper bound of each compute environment (and so of concurrent jobs x vCPUs per job). */
+  readonly maxVcpus: number;
+  /** vCPUs reserved by one job. */
+  readonly jobVcpus: number;
+  /** Memory limit of one job, below the smallest instance's RAM (ECS keeps some for itself). */
+  readonly jobMemoryMiB: number;
+  /** Wall-clock limit of one attempt; Batch kills it after that and does not retry it. */
+  readonly jobTimeout: Duration;
+  /** Attempts per job, the first included (spot reclaims are retried, everything else is not). */
+  readonly jobAttempts: number;
+  /** How long a job may wait RUNNABLE for capacity before the queue cancels it. */
+  readonly runnableTimeout: Duration;
+  readonly logRetention: logs.RetentionDays;
+}
+
+/** The job parameter defaults: `glo job --bucket <datasets> --key datasets/example/glo.json`. */
+export const EXAMPLE_SPEC_KEY = `${DATASETS_PREFIX}example/glo.json`;
+
+export class TrainingBatch extends Construct {
+  readonly jobQueue: batch.JobQueue;
+  readonly jobDefinition: batch.EcsJobDefinition;
+  readonly jobRole: iam.Role;
+  readonly logGroup: logs.LogGroup;
+  readonly vpc: ec2.Vpc;
+
+  constructor(scope: Construct, id: string, props: TrainingBatchProps) {
+    super(scope, id);
+    if (props.gpuInstanceTypes.length === 0) throw new Error('TrainingBatch: gpuInstanceTypes is empty; give at least one GPU instance type, e.g. g4dn.xlarge.');
+
+    // Public subnets only: a NAT gateway would cost more per month than most training runs.
+    this.vpc = new ec2.Vpc(this, 'Vpc', {
+      natGateways: 0,
+      subnetConfiguration: [{ name: 'public', subnetType: ec2.SubnetType.PUBLIC }],
+      flowLogs: { s3: { destination: ec2.FlowLogDestination.toS3(props.logsBucket, 'vpc-flow-logs/'), trafficType: ec2.FlowLogTrafficType.REJECT } },
+      gatewayEndpoints: { S3: { service: ec2.GatewayVpcEndpointAwsService.S3 } },
+    });
+
+    const instanceRole = new iam.Role(this, 'InstanceRole', {
+      assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      managedPolicies: [iam.ManagedPolicy.fromAwsManagedPolicyName('service-role/AmazonEC2ContainerServiceforEC2Role')],
+    });
+    Validations.of(instanceRole).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonEC2ContainerServiceforEC2Role]',
+      reason: 'The ECS agent on Batch instances needs exactly this AWS-maintained policy (register with the cluster, pull from ECR, write awslogs); a hand copy would drift from what the agent needs.',
+    });
+
+    const computeEnvironment = (name: string, spot: boolean) => new batch.ManagedEc2EcsComputeEnvironment(this, name, {
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
+      spot,
+      allocationStrategy: spot ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+      instanceTypes: props.gpuInstanceTypes.map((type) => new ec2.InstanceType(type)),
+      // Otherwise Batch adds the CPU-only optimal families and GPU jobs could never land there.
+      useOptimalInstanceClasses: false,
+      // The default GPU image is the retiring Amazon Linux 2 one.
+      images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+      minvCpus: 0,
+      maxvCpus: props.maxVcpus,
+      instanceRole,
+    });
+    const computeEnvironments: batch.OrderedComputeEnvironment[] = [];
+    if (props.spot) computeEnvironments.push({ computeEnvironment: computeEnvironment('SpotGpu', true), order: 1 });
+    computeEnvironments.push({ computeEnvironment: computeEnvironment('OnDemandGpu', false), order: computeEnvironments.length + 1 });
+
+    this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
+      computeEnvironments,
+      jobStateTimeLimitActions: [
+        // A job that no compute environment can ever run (too many vCPUs, too much memory) fails early...
+        { reason: batch.JobStateTimeLimitActionsReason.JOB_RESOURCE_REQUIREMENT, maxTime: Duration.minutes(10), action: batch.JobStateTimeLimitActionsAction.CANCEL },
+        { reason: batch.JobStateTimeLimitActionsReason.COMPUTE_ENVIRONMENT_MAX_RESOURCE, maxTime: Duration.minutes(10), action: batch.JobStateTimeLimitActionsAction.CANCEL },
+        // ...and one that waits for GPU capacity gives up after runnableTimeout instead of waiting for ever.
+        { reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY, maxTime: props.runnableTimeout, action: batch.JobStateTimeLimitActionsAction.CANCEL },
+      ],
+    });
+
+    this.jobRole = new iam.Role(this, 'JobRole', {
+      assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      description: 'glo job: reads datasets/, reads, writes and deletes runs/ of the artifacts bucket',
+    });
+    props.datasets.grantRead(this.jobRole, `${DATASETS_PREFIX}*`);
+    // Delete too: the job removes its checkpoint/ after a successful publish.
+    props.artifacts.grantReadWrite(this.jobRole, `${RUNS_PREFIX}*`);
+    props.artifacts.grantDelete(this.jobRole, `${RUNS_PREFIX}*`);
+    for (const [id, reason] of Object.entries({
+      [bucketObjectsFinding(props.datasets, `${DATASETS_PREFIX}*`)]: 'The job reads the images and glo.json of whichever dataset the event names: any key under datasets/, nothing else.',
+      [bucketObjectsFinding(props.artifacts, `${RUNS_PREFIX}*`)]: 'The job writes a new run folder (unknown id until it starts), its checkpoint and runs/index.json: any key under runs/, nothing else.',
+      'AwsSolutions-IAM5[Action::s3:GetObject*]': 'grantRead on datasets/* and runs/* (objects, their versions and tags); no other bucket.',
+      'AwsSolutions-IAM5[Action::s3:GetBucket*]': 'grantRead: bucket location/metadata reads on the two buckets the SDK may need; no object access outside the prefixes.',
+      'AwsSolutions-IAM5[Action::s3:List*]': 'The job lists the images of its dataset folder, the runs it resumes from and its multipart uploads.',
+      'AwsSolutions-IAM5[Action::s3:Abort*]': 'grantReadWrite: aborting its own failed multipart uploads of model weights under runs/.',
+      'AwsSolutions-IAM5[Action::s3:DeleteObject*]': 'The job deletes its checkpoint/ under runs/<id>/ after the run is published.',
+    })) Validations.of(this.jobRole).acknowledge({ id, reason });
+
+    this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
+
+    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
+      image: props.image,
+      gpu: 1,
+      cpu: props.jobVcpus,
+      memory: Size.mebibytes(props.jobMemoryMiB),
+      command: ['job', '--bucket', 'Ref::bucket', '--key', 'Ref::key'],
+      environment: {
+        GLO_ARTIFACTS: `s3://${props.artifacts.bucketName}/${RUNS_PREFIX.slice(0, -1)}`,
+        GLO_REQUIRE_GPU: '1',
+        GLO_BACKEND: 'tensorflow-gpu',
+        TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+        AWS_REGION: Stack.of(this).region,
+      },
+      jobRole: this.jobRole,
+      logging: LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'glo' }),
+    });
+    Validations.of(container.executionRole).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason: 'ecr:GetAuthorizationToken, which the agent needs to pull the training image, exists only on Resource "*"; the pull itself is granted on the image repository alone.',
+    });
+
+    this.jobDefinition = new batch.EcsJobDefinition(this, 'JobDefinition', {
+      container,
+      // Every Ref:: in the command has a default, so a manual `aws batch submit-job` without parameters runs
+      // the example dataset instead of passing the literal "Ref::key" to the CLI.
+      parameters: { bucket: props.datasets.bucketName, key: EXAMPLE_SPEC_KEY },
+      timeout: props.jobTimeout,
+      retryAttempts: props.jobAttempts,
+      retryStrategies: [
+        // A reclaimed spot instance: the job checkpointed on SIGTERM and resumes on the next attempt.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        // Anything else (a bad spec, a bug) fails the same way again: stop. Without this catch-all an
+        // unmatched failure would be retried.
+        batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
+      ],
+    });
+  }
+}
