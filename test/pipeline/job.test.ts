@@ -1,10 +1,14 @@
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
+import { pullRun } from '../../training/pipeline/pull.ts';
 import { JobFailed, jobRunId, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';
-import { makeImageFolder } from '../training/training-fixtures.ts';
-import { getJson, getText, listKeys, putDataset, runGlo, tinySpec } from './pipeline-fixtures.ts';
+import { makeImageFolder, tempDir } from '../training/training-fixtures.ts';
+import { getJson, getText, listKeys, putDataset, putObject, runGlo, tinySpec } from './pipeline-fixtures.ts';
 
 let moto: Moto;
 let images: string;
@@ -65,6 +69,27 @@ describe('glo job, end to end on moto with the real trainer', () => {
     expect(again.status).toBe('already-published');
     expect(again.runId).toBe(result.runId);
     expect(parseRunsIndex((await getText(moto, artifacts, 'runs/index.json'))!).runs).toHaveLength(1);
+
+    // glo runs lists it; glo pull copies it for the local site and lists it in the local index.
+    const listed = await runGlo(['runs', '--artifacts', artifacts]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/^RUN\s+DATASET\s+CREATED \(UTC\)\s+IMAGES\s+PSNR GLO vs PCA/);
+    expect(listed.stdout).toMatch(new RegExp(`${result.runId}\\s+s3://${datasets}/datasets/blobs\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+8\\s+[\\d.]+ dB vs [\\d.]+ dB`));
+
+    const local = path.join(await tempDir('glo-pull-'), 'runs');
+    const pulled = await pullRun({ from: runs, runId: result.runId, out: local });
+    expect(pulled.folder).toBe(path.join(local, result.runId));
+    expect(parseManifest(JSON.parse(await readFile(path.join(local, result.runId, 'manifest.json'), 'utf8')))).toEqual(manifest);
+    for (const file of manifest.files) expect((await stat(path.join(local, result.runId, file.path))).size).toBe(file.bytes);
+    expect(parseRunsIndex(await readFile(path.join(local, 'index.json'), 'utf8')).runs.map((r) => r.runId)).toEqual([result.runId]);
+
+    // A damaged copy (a file shorter than the manifest says) is refused and leaves no manifest behind.
+    await putObject(moto, artifacts, `runs/${result.runId}/latents.bin`, new Uint8Array(3));
+    const damaged = path.join(await tempDir('glo-pull-'), 'runs');
+    await expect(pullRun({ from: runs, runId: result.runId, out: damaged })).rejects.toThrow(/latents.bin has 3 bytes but the manifest says/);
+    expect(existsSync(path.join(damaged, result.runId, 'manifest.json'))).toBe(false);
+    await expect(pullRun({ from: runs, runId: 'no-such-run', out: damaged })).rejects.toThrow(/No published run no-such-run/);
+    await expect(pullRun({ from: runs, runId: '../etc', out: damaged })).rejects.toThrow(/is not a run id/);
   });
 
   it('decodes a URL-encoded key as S3 events may deliver it', async () => {
