@@ -57,10 +57,15 @@ export interface ChildRun {
 
 /**
  * Runs `node bin/glo.js ...args` with `env` added to this process's environment (which startMoto pointed at
- * moto). `onOutput` sees stderr as it grows and may signal the child.
+ * moto), or with `env` alone when `cleanEnv`. `onOutput` sees stderr as it grows and may signal the child.
  */
-export function runGlo(args: string[], env: Record<string, string | undefined> = {}, onOutput?: (stderr: string, child: ReturnType<typeof spawn>) => void): Promise<ChildRun> {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function runGlo(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  onOutput?: (stderr: string, child: ReturnType<typeof spawn>) => void,
+  { cleanEnv = false }: { cleanEnv?: boolean } = {},
+): Promise<ChildRun> {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: cleanEnv ? env : { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += String(d)));
