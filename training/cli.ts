@@ -1,5 +1,6 @@
 import { ConfigError } from './glo/config.ts';
 import { UsageError } from './cli-support.ts';
+import { serveCommand } from './commands/serve.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
 import { pullCommand } from './commands/pull.ts';
 import { runsCommand } from './commands/runs.ts';
@@ -12,6 +13,7 @@ import { jobCommand } from './commands/job.ts';
  */
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a generator and publish a run', run: trainCommand },
+  serve: { summary: 'index local runs, build the site and serve both on localhost', run: serveCommand },
   job: { summary: 'the AWS Batch job: train on an uploaded dataset, publish, index', run: jobCommand },
   upload: { summary: 'upload a folder of images as a dataset; its glo.json starts training', run: uploadCommand },
   runs: { summary: 'list the published runs', run: runsCommand },

@@ -1,0 +1,235 @@
+/**
+ * <glo-app>: the shell around the views. It loads TensorFlow.js (best backend, shown in the header), the runs
+ * index and the chosen run, keeps run and view in the permalink, switches tabs, and is the one place errors end
+ * up: a message in the page (role=alert), never a blank page or an unhandled error in the console.
+ */
+import { codeOf } from '../lib/choices.ts';
+import { generateImages } from '../lib/generate.ts';
+import { PermalinkStore, viewNames, type ViewName } from '../lib/permalink.ts';
+import { loadRun, loadRunsIndex, RunLoadError, type LoadedRun } from '../lib/run-loader.ts';
+import { loadTf, type TfHandle } from '../lib/tf.ts';
+import { runLoadedEvent, Superseded, type GloView, type ViewContext } from '../lib/view.ts';
+import type { GloNearest } from './glo-nearest.ts';
+
+declare const __GLO_RUNS_URL__: string;
+
+/** Views whose element may be missing from a build (written separately); loaded when their tab opens. */
+const optionalViews = import.meta.glob('./glo-edit.ts');
+const optionalViewNames: ViewName[] = ['edit'];
+
+export class GloApp extends HTMLElement {
+  readonly permalink = new PermalinkStore();
+  readonly runsUrl = new URLSearchParams(location.search).get('runs') ?? __GLO_RUNS_URL__;
+  private tf: TfHandle | undefined;
+  private run: LoadedRun | undefined;
+  private context: ViewContext | undefined;
+  private loadToken = 0;
+
+  connectedCallback(): void {
+    window.addEventListener('unhandledrejection', (event) => {
+      event.preventDefault();
+      this.reportError(event.reason);
+    });
+    window.addEventListener('error', (event) => {
+      event.preventDefault();
+      this.reportError(event.error ?? event.message);
+    });
+    this.select.addEventListener('change', () => {
+      this.permalink.update({ run: this.select.value, a: undefined, b: undefined, c: undefined, d: undefined, cls: undefined, page: undefined });
+      void this.openRun(this.select.value);
+    });
+    this.tabs.forEach((tab) => {
+      tab.addEventListener('click', () => this.showView(tab.dataset.view as ViewName));
+      tab.addEventListener('keydown', (event) => this.onTabKey(event, tab));
+    });
+    this.querySelector<HTMLButtonElement>('[data-copy-link]')?.addEventListener('click', () => void this.copyLink());
+    this.showView(this.permalink.state.view ?? 'reconstructions', false);
+    void this.start();
+  }
+
+  private get select(): HTMLSelectElement {
+    return this.querySelector('[data-run-select]')!;
+  }
+
+  private get tabs(): HTMLButtonElement[] {
+    return Array.from(this.querySelectorAll<HTMLButtonElement>('[role=tab]'));
+  }
+
+  private get nearest(): GloNearest | null {
+    return this.querySelector('glo-nearest');
+  }
+
+  private status(text: string): void {
+    this.querySelector('[data-status]')!.textContent = text;
+  }
+
+  private async start(): Promise<void> {
+    try {
+      this.status('Loading TensorFlow.js…');
+      const tfLoading = loadTf();
+      const index = await loadRunsIndex(this.runsUrl);
+      this.select.replaceChildren(
+        ...index.runs.map((r) => new Option(`${r.runId} (${r.dataset}, ${r.imageCount} images, ${r.reconstructionPsnr.toFixed(1)} dB)`, r.runId)),
+      );
+      const wanted = this.permalink.state.run ?? index.runs[0].runId;
+      if (!index.runs.some((r) => r.runId === wanted)) this.select.append(new Option(`${wanted} (not in the index)`, wanted));
+      this.select.value = wanted;
+      this.select.disabled = false;
+      this.tf = await tfLoading;
+      this.querySelector('[data-backend]')!.textContent = this.tf.backend;
+      await this.openRun(wanted);
+    } catch (e) {
+      this.status('');
+      this.reportError(e);
+    }
+  }
+
+  private async openRun(runId: string): Promise<void> {
+    const token = ++this.loadToken;
+    this.clearError();
+    this.setContext(undefined);
+    this.run?.dispose();
+    this.run = undefined;
+    this.dataset.state = 'loading';
+    try {
+      if (!this.tf) return;
+      this.status(`Loading run ${runId}…`);
+      const run = await loadRun(this.runsUrl, runId, this.tf.tf);
+      if (token !== this.loadToken) {
+        run.dispose();
+        return;
+      }
+      this.run = run;
+      this.permalink.update({ run: runId });
+      this.describeRun(run);
+      this.status('');
+      this.setContext(this.makeContext(run, this.tf));
+      this.dataset.state = 'ready';
+      document.dispatchEvent(new CustomEvent(runLoadedEvent, { detail: run }));
+    } catch (e) {
+      if (token !== this.loadToken) return;
+      this.status('');
+      this.dataset.state = 'error';
+      this.reportError(e);
+    }
+  }
+
+  private makeContext(run: LoadedRun, { tf, backend }: TfHandle): ViewContext {
+    return {
+      run,
+      tf,
+      backend,
+      permalink: this.permalink,
+      generate: (codes, options) => generateImages(tf, run.model, codes, run.dim, options),
+      codeOf: (choice) => codeOf(run, choice),
+      showNearest: (values, caption) => this.nearest?.show(run, values, caption),
+      reportError: (e) => this.reportError(e),
+    };
+  }
+
+  private describeRun(run: LoadedRun): void {
+    const m = run.manifest;
+    const info = this.querySelector('[data-run-info]');
+    if (!info) return;
+    const labels = m.dataset.labels ? `, ${m.dataset.labels.classes.length} classes` : '';
+    info.textContent =
+      `${m.dataset.source}: ${m.dataset.imageCount} images at ${m.dataset.imageSize} px${labels}; ${m.latents.dim}-d codes (${m.latents.projection}); ` +
+      `${m.training.epochs} epochs on ${m.backend.name}; reconstruction ${m.metrics.final.reconstructionPsnr.toFixed(2)} dB (PCA ${m.metrics.final.pcaReconstructionPsnr.toFixed(2)} dB).`;
+  }
+
+  private view(name: ViewName): (GloView & { deactivate?: () => void }) | null {
+    return this.querySelector(`[data-view-panel="${name}"] > *`);
+  }
+
+  private setContext(context: ViewContext | undefined): void {
+    this.context = context;
+    for (const name of viewNames) {
+      const view = this.view(name);
+      if (view && (!context || view.context !== undefined)) view.context = undefined;
+    }
+    if (context) this.activate(this.permalink.state.view ?? 'reconstructions');
+  }
+
+  private activate(name: ViewName): void {
+    const view = this.view(name);
+    if (view && this.context && view.context !== this.context) view.context = this.context;
+  }
+
+  showView(name: ViewName, record = true): void {
+    for (const tab of this.tabs) {
+      const selected = tab.dataset.view === name;
+      tab.setAttribute('aria-selected', String(selected));
+      tab.tabIndex = selected ? 0 : -1;
+      const panel = this.querySelector<HTMLElement>(`[data-view-panel="${tab.dataset.view}"]`)!;
+      panel.hidden = !selected;
+      if (!selected) this.view(tab.dataset.view as ViewName)?.deactivate?.();
+    }
+    if (record) this.permalink.update({ view: name });
+    else this.permalink.state.view = name;
+    if (optionalViewNames.includes(name) && !customElements.get(`glo-${name}`)) void this.loadOptionalView(name);
+    this.activate(name);
+  }
+
+  private async loadOptionalView(name: ViewName): Promise<void> {
+    const panel = this.querySelector<HTMLElement>(`[data-view-panel="${name}"]`)!;
+    const load = optionalViews[`./glo-${name}.ts`];
+    if (!load) {
+      panel.querySelector('[data-missing]')?.removeAttribute('hidden');
+      return;
+    }
+    try {
+      await load();
+      await customElements.whenDefined(`glo-${name}`);
+      this.activate(name);
+    } catch (e) {
+      this.reportError(e);
+    }
+  }
+
+  /** Tabs pattern (WAI-ARIA): arrows and Home/End move between tabs. */
+  private onTabKey(event: KeyboardEvent, tab: HTMLButtonElement): void {
+    const tabs = this.tabs;
+    const i = tabs.indexOf(tab);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[event.key];
+    if (next === undefined) return;
+    event.preventDefault();
+    const target = tabs[(next + tabs.length) % tabs.length];
+    target.focus();
+    this.showView(target.dataset.view as ViewName);
+  }
+
+  private async copyLink(): Promise<void> {
+    const href = this.permalink.href(location.origin);
+    const note = this.querySelector('[data-copy-note]');
+    try {
+      await navigator.clipboard.writeText(href);
+      if (note) note.textContent = 'Link copied.';
+    } catch {
+      if (note) note.textContent = href;
+    }
+  }
+
+  private clearError(): void {
+    const box = this.querySelector<HTMLElement>('[data-error]')!;
+    box.hidden = true;
+    box.textContent = '';
+  }
+
+  /** The one place errors go: Superseded work is dropped, the rest is shown with what to do. */
+  reportError(error: unknown): void {
+    if (error instanceof Superseded) return;
+    const box = this.querySelector<HTMLElement>('[data-error]')!;
+    const message =
+      error instanceof RunLoadError
+        ? error.userMessage
+        : error instanceof Error
+          ? `Something went wrong: ${error.message}`
+          : `Something went wrong: ${String(error)}`;
+    box.textContent = message;
+    box.hidden = false;
+    box.dataset.kind = error instanceof RunLoadError ? error.kind : 'error';
+    if (!(error instanceof RunLoadError)) console.warn(error);
+  }
+}
+
+customElements.define('glo-app', GloApp);

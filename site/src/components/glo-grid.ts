@@ -1,0 +1,12 @@
+import type { ViewContext } from '../lib/view.ts';
+import { h, ViewElement } from './view-base.ts';
+
+export class GloGrid extends ViewElement {
+  protected build(): void {
+    this.append(h('p', {}, 'Coming soon.'));
+  }
+
+  protected async render(_context: ViewContext): Promise<void> {}
+}
+
+customElements.define('glo-grid', GloGrid);

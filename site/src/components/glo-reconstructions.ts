@@ -1,0 +1,85 @@
+/**
+ * <glo-reconstructions>: each training image x_i beside g(z_i) with its PSNR, a page at a time (one batched
+ * generation per page). The figure the paper reports, per image, in the browser.
+ */
+import { labelOf } from '../lib/choices.ts';
+import { psnr } from '../lib/images.ts';
+import type { ViewContext } from '../lib/view.ts';
+import { generatedCanvas, trainingCanvas } from './thumbnails.ts';
+import { h, ViewElement } from './view-base.ts';
+
+const pageSize = 24;
+
+export class GloReconstructions extends ViewElement {
+  private grid!: HTMLElement;
+  private pageLabel!: HTMLElement;
+  private previous!: HTMLButtonElement;
+  private next!: HTMLButtonElement;
+  private summary!: HTMLElement;
+
+  protected build(): void {
+    this.previous = h('button', { type: 'button', 'data-action': 'previous-page' }, '← Previous');
+    this.next = h('button', { type: 'button', 'data-action': 'next-page' }, 'Next →');
+    this.pageLabel = h('span', { 'aria-live': 'polite' });
+    this.summary = h('p', { class: 'summary', 'data-summary': true });
+    this.grid = h('ol', { class: 'recon-grid', 'aria-label': 'Training images and their reconstructions' });
+    this.previous.addEventListener('click', () => this.turn(-1));
+    this.next.addEventListener('click', () => this.turn(1));
+    this.append(
+      h('p', { class: 'hint' }, 'Left: the training image. Right: g(z), the generator applied to the image\'s learned code. Select a reconstruction to find its nearest training images.'),
+      h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Pages' }, this.previous, this.pageLabel, this.next),
+      this.summary,
+      this.grid,
+    );
+  }
+
+  private pages(context: ViewContext): number {
+    return Math.max(1, Math.ceil(context.run.tileCount / pageSize));
+  }
+
+  private turn(delta: number): void {
+    const context = this.context;
+    if (!context) return;
+    const page = Math.min(this.pages(context) - 1, Math.max(0, (context.permalink.state.page ?? 0) + delta));
+    context.permalink.update({ page });
+    this.guard(() => this.render(context, this.abort.signal));
+  }
+
+  protected async render(context: ViewContext, signal: AbortSignal): Promise<void> {
+    const { run } = context;
+    const pages = this.pages(context);
+    const page = Math.min(pages - 1, context.permalink.state.page ?? 0);
+    const first = page * pageSize;
+    const count = Math.min(pageSize, run.tileCount - first);
+    this.previous.disabled = page === 0;
+    this.next.disabled = page >= pages - 1;
+    this.pageLabel.textContent = `Images ${first}–${first + count - 1} of ${run.tileCount} (page ${page + 1} of ${pages})`;
+    this.dataset.state = 'rendering';
+    this.summary.textContent = 'Generating…';
+
+    const codes = run.latents.slice(first * run.dim, (first + count) * run.dim);
+    const images = await context.generate(codes, { batchSize: 8, signal });
+    const ppi = run.shape.size * run.shape.size * run.shape.channels;
+    const items: HTMLElement[] = [];
+    let total = 0;
+    for (let k = 0; k < count; k++) {
+      const i = first + k;
+      const label = labelOf(run, i);
+      const name = `image ${i}${label ? ` (${label})` : ''}`;
+      const db = psnr(images, run.tileValues(i), k * ppi, ppi);
+      total += db;
+      const reconstruction = generatedCanvas(run, images, k, `reconstruction of ${name}, ${db.toFixed(1)} dB`);
+      reconstruction.dataset.reconIndex = String(i);
+      const button = h('button', { type: 'button', class: 'image-button', 'aria-label': `Nearest training images to the reconstruction of ${name}` }, reconstruction);
+      button.addEventListener('click', () => context.showNearest(images.slice(k * ppi, (k + 1) * ppi), `g(z) of ${name}`));
+      items.push(
+        h('li', { 'data-index': i }, h('div', { class: 'pair' }, trainingCanvas(run, i, name), button), h('span', { class: 'caption' }, `#${i} · `, h('span', { 'data-psnr': db.toFixed(3) }, `${db.toFixed(1)} dB`))),
+      );
+    }
+    this.grid.replaceChildren(...items);
+    this.summary.textContent = `Mean PSNR on this page: ${(total / count).toFixed(2)} dB (whole run: ${run.manifest.metrics.final.reconstructionPsnr.toFixed(2)} dB).`;
+    this.dataset.state = 'ready';
+  }
+}
+
+customElements.define('glo-reconstructions', GloReconstructions);

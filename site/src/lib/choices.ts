@@ -1,0 +1,66 @@
+/**
+ * Chosen images (training images or class means) as codes, labels and search results. Works on the plain parts of
+ * a LoadedRun, so Node tests can call it with a hand-made run.
+ */
+import { meanCode } from '../../../training/glo/latent.ts';
+import type { Choice } from './permalink.ts';
+
+export interface ChoiceSource {
+  latents: Float32Array;
+  dim: number;
+  count: number;
+  tileCount: number;
+  labels?: Int32Array;
+  classes?: string[];
+}
+
+const classMeans = new WeakMap<Float32Array, Map<number, Float32Array>>();
+
+/** Members (image indices) of class `c`. */
+export function classMembers(run: ChoiceSource, c: number): number[] {
+  const members: number[] = [];
+  run.labels?.forEach((label, i) => {
+    if (label === c) members.push(i);
+  });
+  return members;
+}
+
+/** Is the choice possible in this run (index in range, class exists)? */
+export function validChoice(run: ChoiceSource, choice: Choice | undefined): choice is Choice {
+  if (!choice) return false;
+  if ('image' in choice) return choice.image >= 0 && choice.image < run.tileCount;
+  return !!run.classes && choice.classMean >= 0 && choice.classMean < run.classes.length && classMembers(run, choice.classMean).length > 0;
+}
+
+/** The code of a choice: the image's row, or the mean code of its class (cached per run). */
+export function codeOf(run: ChoiceSource, choice: Choice): Float32Array {
+  if ('image' in choice) return run.latents.slice(choice.image * run.dim, (choice.image + 1) * run.dim);
+  let cache = classMeans.get(run.latents);
+  if (!cache) classMeans.set(run.latents, (cache = new Map()));
+  let mean = cache.get(choice.classMean);
+  if (!mean) cache.set(choice.classMean, (mean = meanCode(run.latents, run.dim, classMembers(run, choice.classMean))));
+  return mean;
+}
+
+export function labelOf(run: ChoiceSource, image: number): string | undefined {
+  return run.labels && run.classes ? run.classes[run.labels[image]] : undefined;
+}
+
+/** "image 12 (Smileys & Emotion)" or "mean of Animals & Nature". */
+export function describeChoice(run: ChoiceSource, choice: Choice): string {
+  if ('classMean' in choice) return `mean of ${run.classes?.[choice.classMean] ?? `class ${choice.classMean}`}`;
+  const label = labelOf(run, choice.image);
+  return label ? `image ${choice.image} (${label})` : `image ${choice.image}`;
+}
+
+/**
+ * Images whose index or class name matches `query` (case-insensitive substring; "12" also finds image 12).
+ * An empty query matches every image.
+ */
+export function searchImages(run: ChoiceSource, query: string): number[] {
+  const q = query.trim().toLowerCase();
+  const all = Array.from({ length: run.tileCount }, (_, i) => i);
+  if (!q) return all;
+  const classHits = new Set((run.classes ?? []).flatMap((name, c) => (name.toLowerCase().includes(q) ? [c] : [])));
+  return all.filter((i) => String(i) === q || (run.labels !== undefined && classHits.has(run.labels[i])));
+}

@@ -1,0 +1,138 @@
+/**
+ * The page's state lives in the URL query, so any view can be shared or bookmarked and reloading restores it:
+ * ?run=emoji-quick&view=morph&a=12&b=40&t=0.5&mode=slerp. Views read and write their keys through a
+ * PermalinkStore; decode/encode are pure (Node tests), unknown keys pass through untouched (e.g. ?backend=wasm,
+ * or keys a newer view adds).
+ */
+export const viewNames = ['reconstructions', 'morph', 'grid', 'sample', 'arithmetic', 'edit'] as const;
+export type ViewName = (typeof viewNames)[number];
+
+/**
+ * A chosen image: a training image (its index) or, in labelled runs, a class's mean code. In the URL: "12" or
+ * "c3" (class 3).
+ */
+export type Choice = { image: number } | { classMean: number };
+
+export interface PermalinkState {
+  run?: string;
+  view?: ViewName;
+  /** Chosen images: morph a -> b, grid corners a b c d, arithmetic a - b + c. */
+  a?: Choice;
+  b?: Choice;
+  c?: Choice;
+  d?: Choice;
+  /** Morph position in [0, 1]. */
+  t?: number;
+  mode?: 'lerp' | 'slerp';
+  /** Morph strip length / grid side. */
+  steps?: number;
+  seed?: number;
+  /** Sampling temperature (scale of the prior's spread), > 0. */
+  temp?: number;
+  /** Class name for per-class sampling. */
+  cls?: string;
+  /** Reconstructions page (0-based). */
+  page?: number;
+}
+
+const choiceKeys = ['a', 'b', 'c', 'd'] as const;
+
+export function parseChoice(text: string | null | undefined): Choice | undefined {
+  if (!text) return undefined;
+  const image = /^\d{1,9}$/.exec(text);
+  if (image) return { image: Number(text) };
+  const cls = /^c(\d{1,6})$/.exec(text);
+  if (cls) return { classMean: Number(cls[1]) };
+  return undefined;
+}
+
+export function formatChoice(pick: Choice): string {
+  return 'image' in pick ? String(pick.image) : `c${pick.classMean}`;
+}
+
+function number(text: string | null, valid: (n: number) => boolean): number | undefined {
+  if (text === null || text.trim() === '') return undefined;
+  const n = Number(text);
+  return Number.isFinite(n) && valid(n) ? n : undefined;
+}
+
+const isInt = (min: number, max: number) => (n: number) => Number.isInteger(n) && n >= min && n <= max;
+
+/** Query string -> state; values that do not parse are dropped (the view then uses its default). */
+export function decodePermalink(search: string): PermalinkState {
+  const q = new URLSearchParams(search);
+  const state: PermalinkState = {};
+  const run = q.get('run');
+  if (run && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(run)) state.run = run;
+  const view = q.get('view');
+  if (view && (viewNames as readonly string[]).includes(view)) state.view = view as ViewName;
+  for (const key of choiceKeys) {
+    const choice = parseChoice(q.get(key));
+    if (choice) state[key] = choice;
+  }
+  const t = number(q.get('t'), (n) => n >= 0 && n <= 1);
+  if (t !== undefined) state.t = t;
+  const mode = q.get('mode');
+  if (mode === 'lerp' || mode === 'slerp') state.mode = mode;
+  const steps = number(q.get('steps'), isInt(2, 64));
+  if (steps !== undefined) state.steps = steps;
+  const seed = number(q.get('seed'), isInt(0, 0xffffffff));
+  if (seed !== undefined) state.seed = seed;
+  const temp = number(q.get('temp'), (n) => n > 0 && n <= 4);
+  if (temp !== undefined) state.temp = temp;
+  const cls = q.get('cls');
+  if (cls) state.cls = cls;
+  const page = number(q.get('page'), isInt(0, 1e9));
+  if (page !== undefined) state.page = page;
+  return state;
+}
+
+const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'seed', 'temp', 'cls', 'page'] as const;
+
+/**
+ * State -> query string, keeping `base`'s other keys (and their order) and dropping keys set to undefined.
+ * Numbers are written short (t to 3 decimals) so links stay readable.
+ */
+export function encodePermalink(state: PermalinkState, base = ''): string {
+  const q = new URLSearchParams(base);
+  for (const key of stateKeys) {
+    const value = state[key];
+    if (value === undefined) q.delete(key);
+    else if (typeof value === 'object') q.set(key, formatChoice(value));
+    else if (typeof value === 'number') q.set(key, String(key === 't' || key === 'temp' ? Math.round(value * 1000) / 1000 : value));
+    else q.set(key, value);
+  }
+  const text = q.toString();
+  return text ? `?${text}` : '';
+}
+
+type Listener = (state: PermalinkState) => void;
+
+/** The URL as a store: views read `state`, write with `update` (history.replaceState: no history spam). */
+export class PermalinkStore {
+  private listeners = new Set<Listener>();
+  state: PermalinkState;
+
+  constructor(private readonly location: { search: string; pathname: string; hash: string } = window.location, private readonly history: Pick<History, 'replaceState'> = window.history) {
+    this.state = decodePermalink(location.search);
+  }
+
+  /** Sets some keys (undefined removes one) and rewrites the URL. */
+  update(patch: Partial<PermalinkState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const [key, value] of Object.entries(patch)) if (value === undefined) delete this.state[key as keyof PermalinkState];
+    const search = encodePermalink(this.state, this.location.search);
+    this.history.replaceState(null, '', `${this.location.pathname}${search}${this.location.hash}`);
+    for (const listener of this.listeners) listener(this.state);
+  }
+
+  /** The current URL (for a "copy link" button). */
+  href(origin: string): string {
+    return `${origin}${this.location.pathname}${encodePermalink(this.state, this.location.search)}`;
+  }
+
+  subscribe(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

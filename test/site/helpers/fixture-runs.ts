@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseManifest, type RunManifest } from '../../../training/glo/manifest.ts';
+import { emptyRunsIndex, runsIndexEntry, withRun } from '../../../training/glo/runs-index.ts';
+import { makeImageFolder } from '../../training/training-fixtures.ts';
+import { withLock } from './lock.ts';
+import { digestOf, repoRoot, siteTestDir } from './site-build.ts';
+
+export const fixtureRunId = 'fixture';
+
+/** Broken copies of the fixture run, each a folder under runs/ named after what is wrong with it. */
+export const brokenRuns = {
+  missingManifest: 'broken-no-manifest',
+  malformedManifest: 'broken-malformed',
+  notJsonManifest: 'broken-not-json',
+  newerManifest: 'broken-newer',
+  missingWeights: 'broken-no-weights',
+} as const;
+
+export interface FixtureRuns {
+  /** runs/ with index.json, the fixture run and the broken copies. */
+  runs: string;
+  /** runs/ whose index.json lists no run. */
+  emptyRuns: string;
+  /** runs/ without an index.json. */
+  noIndexRuns: string;
+  manifest: RunManifest;
+  runDir: string;
+}
+
+async function run(command: string[], cwd: string): Promise<void> {
+  const child = spawn(process.execPath, command, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`${command.join(' ')} failed (exit ${code}):\n${log.slice(-3000)}`);
+}
+
+/**
+ * A small labelled run trained by the real trainer (`glo train --preset tiny` on two classes of generated blobs,
+ * 32 px), once per trainer version, shared by the site tests; plus the broken runs and indexes the error tests
+ * need, made from copies of it.
+ */
+export async function ensureFixtureRuns(): Promise<FixtureRuns> {
+  const key = digestOf(['training', 'test/training/training-fixtures.ts', 'test/site/helpers/fixture-runs.ts']);
+  const root = path.join(siteTestDir, `runs-${key}`);
+  const result = async (): Promise<FixtureRuns> => {
+    const runDir = path.join(root, 'runs', fixtureRunId);
+    const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
+    return { runs: path.join(root, 'runs'), emptyRuns: path.join(root, 'runs-empty'), noIndexRuns: path.join(root, 'runs-none'), manifest, runDir };
+  };
+  if (existsSync(path.join(root, 'done'))) return result();
+  await mkdir(siteTestDir, { recursive: true });
+  return withLock(path.join(siteTestDir, 'runs.lock'), async () => {
+    if (existsSync(path.join(root, 'done'))) return result();
+    await rm(root, { recursive: true, force: true });
+    const runs = path.join(root, 'runs');
+    await mkdir(runs, { recursive: true });
+
+    // Two classes (subfolders = labels), so per-class sampling and class means have something to work on.
+    const images = await mkdtemp(path.join(tmpdir(), 'glo-site-images-'));
+    await rename(await makeImageFolder(12, 32, 11), path.join(images, 'blobs'));
+    await rename(await makeImageFolder(12, 32, 12), path.join(images, 'spots'));
+    const runDir = path.join(runs, fixtureRunId);
+    await run([path.join(repoRoot, 'bin', 'glo.js'), 'train', '--data', images, '--out', runDir, '--preset', 'tiny', '--epochs', '3', '--backend', 'wasm', '--quiet'], repoRoot);
+    await rm(images, { recursive: true, force: true });
+    const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
+    await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
+
+    const copy = async (name: string, manifestText: string | undefined, remove: string[] = []) => {
+      const dir = path.join(runs, name);
+      await cp(runDir, dir, { recursive: true });
+      for (const file of [...remove, 'manifest.json']) await rm(path.join(dir, file), { force: true });
+      if (manifestText !== undefined) await writeFile(path.join(dir, 'manifest.json'), manifestText);
+    };
+    const renamed = (patch: object) => JSON.stringify({ ...manifest, ...patch });
+    await copy(brokenRuns.missingManifest, undefined);
+    await copy(brokenRuns.malformedManifest, JSON.stringify({ format: 'glo-run', formatVersion: 1, runId: brokenRuns.malformedManifest, latents: { dim: 'many' } }));
+    await copy(brokenRuns.notJsonManifest, '{"format": "glo-run", ');
+    await copy(brokenRuns.newerManifest, renamed({ runId: brokenRuns.newerManifest, formatVersion: 2 }));
+    await copy(brokenRuns.missingWeights, renamed({ runId: brokenRuns.missingWeights }), ['model/weights.bin']);
+
+    await mkdir(path.join(root, 'runs-empty'), { recursive: true });
+    await writeFile(path.join(root, 'runs-empty', 'index.json'), JSON.stringify(emptyRunsIndex()));
+    await mkdir(path.join(root, 'runs-none'), { recursive: true });
+    await writeFile(path.join(root, 'done'), new Date().toISOString());
+    return result();
+  });
+}

@@ -1,0 +1,209 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseManifest } from '../glo/manifest.ts';
+import { emptyRunsIndex, parseRunsIndex, runsIndexEntry, withRun, type RunsIndex } from '../glo/runs-index.ts';
+import { parseFlags, UsageError } from '../cli-support.ts';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+const serveFlags = {
+  runs: { type: 'string' as const },
+  port: { type: 'string' as const },
+  host: { type: 'string' as const },
+  'no-build': { type: 'boolean' as const },
+  help: { type: 'boolean' as const, short: 'h' },
+};
+
+export function serveUsage(): string {
+  return `Usage: glo serve [--runs runs] [--port 4321] [--host 127.0.0.1] [--no-build]
+
+Lists every finished run under --runs in <runs>/index.json, builds the site (site/dist), and serves it on
+localhost with the runs folder at /runs/ (the same layout CloudFront serves). Stop with Ctrl-C.
+
+  --runs DIR      folder of run folders (each with manifest.json) [runs]
+  --port N        port to listen on; the next free one if taken [4321]
+  --host HOST     interface to listen on [127.0.0.1]
+  --no-build      serve the existing site/dist as it is
+`;
+}
+
+/** `glo serve`: index the local runs, build the site, serve both, print the URL. */
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags('serve', args, serveFlags);
+  if (values.help) {
+    process.stdout.write(serveUsage());
+    return 0;
+  }
+  const runs = path.resolve((values.runs as string | undefined) ?? 'runs');
+  if (!existsSync(runs)) throw new UsageError(`--runs ${runs}: no such folder. Train a run first (npm start, or glo train --out ${path.relative('.', runs) || 'runs'}/NAME).`);
+  const port = values.port === undefined ? 4321 : Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number, got "${values.port}".`);
+
+  const index = await updateRunsIndex(runs);
+  process.stdout.write(`${index.runs.length} run(s) in ${path.join(runs, 'index.json')}: ${index.runs.map((r) => r.runId).join(', ') || '(none yet)'}\n`);
+  const dist = path.join(repoRoot, 'site', 'dist');
+  if (!values['no-build']) {
+    process.stdout.write('Building the site (astro build)…\n');
+    await buildSite(dist);
+  } else if (!existsSync(path.join(dist, 'index.html'))) {
+    throw new UsageError(`--no-build: ${dist} has no built site; run "npm run build:site" or drop --no-build.`);
+  }
+
+  const server = await startStaticServer([{ prefix: '/runs/', dir: runs }, { prefix: '/', dir: dist }], { port, host: (values.host as string | undefined) ?? '127.0.0.1' });
+  process.stdout.write(`\nglo site: ${server.url}\n(serving ${dist} and ${runs} at /runs/; Ctrl-C to stop)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void server.close().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  return 0;
+}
+
+/**
+ * Rewrites <runs>/index.json from the run folders that have a manifest.json (a run without one is unfinished),
+ * keeping entries of other runs the index lists and whose folders still exist. A plain read-merge-write: the
+ * local folder has one writer at a time (the S3 index has its own updater in the pipeline).
+ */
+export async function updateRunsIndex(runs: string): Promise<RunsIndex> {
+  const file = path.join(runs, 'index.json');
+  let index = emptyRunsIndex();
+  if (existsSync(file)) {
+    try {
+      index = parseRunsIndex(await readFile(file, 'utf8'));
+    } catch (e) {
+      process.stderr.write(`${file}: ${(e as Error).message}; rebuilding it from the run folders.\n`);
+    }
+  }
+  index = { ...index, runs: index.runs.filter((r) => existsSync(path.join(runs, r.runId, 'manifest.json'))) };
+  for (const entry of readdirSync(runs, { withFileTypes: true })) {
+    const manifestFile = path.join(runs, entry.name, 'manifest.json');
+    if (!entry.isDirectory() || !existsSync(manifestFile)) continue;
+    try {
+      const manifest = parseManifest(JSON.parse(await readFile(manifestFile, 'utf8')), manifestFile);
+      if (manifest.runId !== entry.name) {
+        process.stderr.write(`${manifestFile}: run id "${manifest.runId}" differs from its folder name; skipped (the site finds runs by folder).\n`);
+        continue;
+      }
+      index = withRun(index, runsIndexEntry(manifest));
+    } catch (e) {
+      process.stderr.write(`${manifestFile}: ${(e as Error).message}; skipped.\n`);
+    }
+  }
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, `${JSON.stringify(index, null, 2)}\n`);
+  await rename(temporary, file);
+  return index;
+}
+
+/** `astro build` of site/ into `outDir` (GLO_RUNS_URL from the environment, default /runs/). */
+export async function buildSite(outDir: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const astro = path.join(path.dirname(createRequire(import.meta.url).resolve('astro/package.json')), 'astro.js');
+  const child = spawn(process.execPath, [astro, 'build', '--root', path.join(repoRoot, 'site'), '--outDir', outDir], {
+    cwd: repoRoot,
+    env: { ...env, ASTRO_TELEMETRY_DISABLED: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (d) => (log += d));
+  child.stderr.on('data', (d) => (log += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error(`astro build failed (exit ${code}):\n${log.slice(-4000)}`);
+}
+
+const mimeTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.webp': 'image/webp',
+  '.jpg': 'image/jpeg',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.bin': 'application/octet-stream',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+export interface StaticServer {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+/**
+ * A small static file server: each mount maps a URL prefix to a folder (longest prefix first), GET and HEAD
+ * only, no directory listings, no path escapes, the MIME types the site needs (application/wasm for the
+ * tfjs binaries). `port` 0 picks a free port; a taken port moves to the next one.
+ */
+export async function startStaticServer(mounts: { prefix: string; dir: string }[], { port = 0, host = '127.0.0.1' } = {}): Promise<StaticServer> {
+  const sorted = [...mounts].sort((a, b) => b.prefix.length - a.prefix.length).map((m) => ({ ...m, dir: path.resolve(m.dir) }));
+  const server = createServer((request, response) => {
+    void (async () => {
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        response.writeHead(405, { Allow: 'GET, HEAD' }).end();
+        return;
+      }
+      let pathname: string;
+      try {
+        pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+      } catch {
+        response.writeHead(400).end('Bad request');
+        return;
+      }
+      const mount = sorted.find((m) => pathname.startsWith(m.prefix));
+      const notFound = () => response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`Not found: ${pathname}\n`);
+      if (!mount) return notFound();
+      let file = path.join(mount.dir, pathname.slice(mount.prefix.length));
+      if (file !== mount.dir && !file.startsWith(mount.dir + path.sep)) return notFound();
+      let info = await stat(file).catch(() => undefined);
+      if (info?.isDirectory()) {
+        file = path.join(file, 'index.html');
+        info = await stat(file).catch(() => undefined);
+      }
+      if (!info?.isFile()) return notFound();
+      const body = await readFile(file);
+      response.writeHead(200, {
+        'Content-Type': mimeTypes[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+        'Content-Length': body.byteLength,
+        // Runs change (new runs, a retrained run under the same id); hashed site assets never do.
+        'Cache-Control': pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      });
+      response.end(request.method === 'HEAD' ? undefined : body);
+    })().catch((e) => {
+      if (!response.headersSent) response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end(`Server error: ${(e as Error).message}\n`);
+    });
+  });
+  for (let attempt = 0; ; attempt++) {
+    const wanted = port === 0 ? 0 : port + attempt;
+    const error = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+      server.once('error', resolve);
+      server.listen(wanted, host, () => {
+        server.off('error', resolve);
+        resolve(undefined);
+      });
+    });
+    if (!error) break;
+    if (error.code !== 'EADDRINUSE' || port === 0 || attempt >= 20) throw error;
+  }
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  return {
+    url: `http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}/`,
+    port: actual,
+    server,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
