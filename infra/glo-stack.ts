@@ -109,16 +109,27 @@ export class GloStack extends Stack {
   }
 
   private resolveSiteDist(siteDist: string | undefined): string {
-    if (siteDist != null) {
-      if (!existsSync(path.join(siteDist, 'index.html'))) {
-        throw new Error(`GloStack: siteDist ${siteDist} has no index.html. Build the site first, or leave siteDist unset to deploy the placeholder.`);
-      }
-      return siteDist;
+    const choice = chooseSiteDist(siteDist);
+    if (choice.placeholder) {
+      Annotations.of(this).addWarningV2('glo:site-placeholder',
+        `${path.relative(REPO_ROOT, DEFAULT_SITE_DIST)} is not built: deploying the placeholder page from ` +
+        `${path.relative(REPO_ROOT, SITE_PLACEHOLDER)} instead (it replaces any site already deployed). Build the site, then synth/deploy again.`);
     }
-    if (existsSync(path.join(DEFAULT_SITE_DIST, 'index.html'))) return DEFAULT_SITE_DIST;
-    Annotations.of(this).addWarningV2('glo:site-placeholder',
-      `${path.relative(REPO_ROOT, DEFAULT_SITE_DIST)} is not built: deploying the placeholder page from ` +
-      `${path.relative(REPO_ROOT, SITE_PLACEHOLDER)} instead (it replaces any site already deployed). Build the site, then synth/deploy again.`);
-    return SITE_PLACEHOLDER;
+    return choice.dir;
   }
+}
+
+/**
+ * The folder to deploy as the site: an explicit one must hold an index.html (a typo must not deploy an empty
+ * site); the default site/dist falls back to the placeholder when it is not built, so a fresh clone synthesizes.
+ */
+export function chooseSiteDist(siteDist: string | undefined, defaultSiteDist = DEFAULT_SITE_DIST): { dir: string; placeholder: boolean } {
+  if (siteDist != null) {
+    if (!existsSync(path.join(siteDist, 'index.html'))) {
+      throw new Error(`GloStack: siteDist ${siteDist} has no index.html. Build the site first, or leave siteDist unset to deploy the placeholder.`);
+    }
+    return { dir: siteDist, placeholder: false };
+  }
+  if (existsSync(path.join(defaultSiteDist, 'index.html'))) return { dir: defaultSiteDist, placeholder: false };
+  return { dir: SITE_PLACEHOLDER, placeholder: true };
 }

@@ -105,9 +105,8 @@ export class TrainingBatch extends Construct {
       description: 'glo job: reads datasets/, reads, writes and deletes runs/ of the artifacts bucket',
     });
     props.datasets.grantRead(this.jobRole, `${DATASETS_PREFIX}*`);
-    // Delete too: the job removes its checkpoint/ after a successful publish.
+    // Write includes s3:DeleteObject*: the job removes its checkpoint/ after a successful publish.
     props.artifacts.grantReadWrite(this.jobRole, `${RUNS_PREFIX}*`);
-    props.artifacts.grantDelete(this.jobRole, `${RUNS_PREFIX}*`);
     for (const [id, reason] of Object.entries({
       [bucketObjectsFinding(props.datasets, `${DATASETS_PREFIX}*`)]: 'The job reads the images and glo.json of whichever dataset the event names: any key under datasets/, nothing else.',
       [bucketObjectsFinding(props.artifacts, `${RUNS_PREFIX}*`)]: 'The job writes a new run folder (unknown id until it starts), its checkpoint and runs/index.json: any key under runs/, nothing else.',
