@@ -5,7 +5,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { pullRun } from '../../training/pipeline/pull.ts';
-import { JobFailed, jobRunId, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
+import { formatFailuresTable } from '../../training/commands/runs.ts';
+import { JobFailed, jobRunId, listFailureRecords, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';
 import { makeImageFolder, tempDir } from '../training/training-fixtures.ts';
 import { getJson, getText, listKeys, putDataset, putObject, runGlo, tinySpec } from './pipeline-fixtures.ts';
@@ -115,6 +116,10 @@ describe('glo job on bad input: clear errors, nothing half-published', () => {
     expect(record).toMatchObject({ stage: 'data', exitCode: 2, attempt: 1, jobId: 'a1b2c3d4-0000-4000-8000-000000000001', dataset: 'empty' });
     expect(error.failureRecord).toBe(`${runs}/${error.runId}/failure.json`);
     await expectNothingPublished();
+    // glo runs --failures shows it.
+    const records = await listFailureRecords(runs);
+    expect(records.map((r) => r.runId)).toEqual([error.runId]);
+    expect(formatFailuresTable(records)).toMatch(new RegExp(`^RUN\\s+TIME \\(UTC\\)\\s+STAGE\\s+ATTEMPT\\s+EXIT\\s+ERROR\n${error.runId}\\s+\\S+ \\S+\\s+data\\s+1\\s+2\\s+No usable images`));
   });
 
   it.each([

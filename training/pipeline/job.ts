@@ -249,3 +249,11 @@ function stageTracking(reporter: Reporter, enter: (stage: JobStage) => void): Re
     endEpoch: () => reporter.endEpoch(),
   };
 }
+
+/** The failure records under a runs root (runs/<runId>/failure.json), newest first. */
+export async function listFailureRecords(runsRoot: string): Promise<FailureRecord[]> {
+  const storage = openStorage(runsRoot);
+  const keys = (await storage.list()).map((o) => o.key).filter((k) => /^[^/]+\/failure\.json$/.test(k));
+  const records = await Promise.all(keys.map(async (k) => JSON.parse(new TextDecoder().decode(await storage.read(k))) as FailureRecord));
+  return records.sort((a, b) => b.time.localeCompare(a.time));
+}
