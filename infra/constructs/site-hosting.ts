@@ -83,6 +83,15 @@ export class SiteHosting extends Construct {
         referrerPolicy: { referrerPolicy: cloudfront.HeadersReferrerPolicy.STRICT_ORIGIN_WHEN_CROSS_ORIGIN, override: true },
         strictTransportSecurity: { accessControlMaxAge: Duration.days(730), includeSubdomains: true, override: true },
       },
+      // Cross-origin isolation: lets the page use SharedArrayBuffer, which tfjs's multi-threaded wasm backend
+      // needs. Everything is same-origin already (the CSP allows nothing else), so nothing is blocked by it.
+      customHeadersBehavior: {
+        customHeaders: [
+          { header: 'Cross-Origin-Opener-Policy', value: 'same-origin', override: true },
+          { header: 'Cross-Origin-Embedder-Policy', value: 'require-corp', override: true },
+          { header: 'Cross-Origin-Resource-Policy', value: 'same-origin', override: true },
+        ],
+      },
     });
 
     // READ + LIST: with ListBucket a missing key answers 404 instead of 403, so the site can tell

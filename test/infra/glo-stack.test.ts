@@ -275,6 +275,16 @@ describe('site hosting', () => {
     expect(headers.FrameOptions.FrameOption).toBe('DENY');
   });
 
+  it('respects "cross-origin isolated, so tfjs can use wasm threads (SharedArrayBuffer)"', () => {
+    const config = only('AWS::CloudFront::ResponseHeadersPolicy').ResponseHeadersPolicyConfig;
+    const custom = Object.fromEntries(config.CustomHeadersConfig.Items.map((item: Json) => [item.Header, item.Value]));
+    expect(custom).toMatchObject({ 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+    // The same policy on every behaviour, the runs included (the model files are fetched by the page).
+    const behaviors = [distribution.DefaultCacheBehavior, ...distribution.CacheBehaviors];
+    const [policyId] = ofType('AWS::CloudFront::ResponseHeadersPolicy')[0];
+    for (const behavior of behaviors) expect(behavior.ResponseHeadersPolicyId).toEqual({ Ref: policyId });
+  });
+
   it('respects "the site deployment targets the site bucket only, so its prune cannot delete runs"', () => {
     const deployments = ofType('Custom::CDKBucketDeployment');
     expect(deployments).toHaveLength(1);
