@@ -152,6 +152,14 @@ describe('glo upload', () => {
     expect(ok.stderr).toMatch(/uploaded 6 files .* 0 unchanged; wrote s3:\/\/glo-datasets\/datasets\/cli\/glo.json/);
     expect(JSON.parse((await getText(moto, bucket, 'datasets/cli/glo.json'))!)).toEqual({ preset: 'tiny', epochs: 2 });
 
+    // --config gives options (and a preset); flags override it.
+    const config = path.join(await tempDir('glo-config-'), 'options.json');
+    await writeFile(config, JSON.stringify({ preset: 'quick', epochs: 5, latentDim: 32 }));
+    const withConfig = await runGlo(['upload', folder, '--dataset', 'cli', '--bucket', bucket, '--config', config, '--epochs', '7']);
+    expect(withConfig.code, withConfig.stderr).toBe(0);
+    expect(withConfig.stderr).toMatch(/uploaded 0 files .* 6 unchanged/);
+    expect(JSON.parse((await getText(moto, bucket, 'datasets/cli/glo.json'))!)).toEqual({ preset: 'quick', epochs: 7, latentDim: 32 });
+
     const badName = await runGlo(['upload', folder, '--dataset', 'Cli', '--bucket', bucket]);
     expect(badName.code).toBe(2);
     expect(badName.stderr).toMatch(/dataset name "Cli" is not allowed/);

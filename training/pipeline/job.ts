@@ -175,8 +175,8 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
   }
   stage = 'backend';
   try {
-    const backend = await initBackend(options.backend, { requireGpu: options.requireGpu, threads: options.threads });
-    reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
+    // train() starts the same backend again (a no-op then) and logs which it is.
+    await initBackend(options.backend, { requireGpu: options.requireGpu, threads: options.threads });
   } catch (error) {
     return fail(error, 1);
   }
