@@ -13,6 +13,8 @@ import { jobCommand } from './commands/job.ts';
  */
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
   train: { summary: 'train a generator and publish a run', run: trainCommand },
+  eval: { summary: 'measure a run: GLO vs PCA, held-out, SWD, memorization (eval.json)', run: (a) => import('./commands/eval.ts').then((m) => m.evalCommand(a)) },
+  'fit-sampler': { summary: 'fit an IMLE sampler (noise -> codes) to a run', run: (a) => import('./commands/fit-sampler.ts').then((m) => m.fitSamplerCommand(a)) },
   serve: { summary: 'index local runs, build the site and serve both on localhost', run: serveCommand },
   job: { summary: 'the AWS Batch job: train on an uploaded dataset, publish, index', run: jobCommand },
   upload: { summary: 'upload a folder of images as a dataset; its glo.json starts training', run: uploadCommand },

@@ -40,7 +40,7 @@ describe('IMLE sampler (GLANN)', () => {
   it('lowers its own matching loss, is deterministic, and samples inside the ball', () => {
     const dim = 8;
     const codes = clusteredCodes(64, dim, 1);
-    const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, batchSize: 16, learningRate: 3e-3, seed: 2 };
+    const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, seed: 2 };
     const run = () => {
       const model = buildImleSampler(dim, options);
       const fit = fitImle(model, codes, dim, options);

@@ -1,7 +1,8 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { buildImleSampler, defaultImleOptions, fitImle, type ImleFit, type ImleOptions } from '../glo/imle.ts';
 import type { LatentProjection } from '../glo/latent.ts';
-import type { RunManifest } from '../glo/manifest.ts';
+import { decodeLatents } from '../glo/latent-codec.ts';
+import { parseManifest, runManifestSchema, type RunManifest } from '../glo/manifest.ts';
 import { loadModel, saveModel } from '../model-io.ts';
 import type { Reporter } from '../progress.ts';
 import type { Storage } from '../storage/storage.ts';
@@ -44,4 +45,23 @@ export async function saveImleSampler(
 export async function loadImleSampler(storage: Storage, manifest: RunManifest): Promise<tfl.LayersModel | undefined> {
   if (!manifest.sampler) return undefined;
   return loadModel(storage, manifest.sampler.file.replace(/\/model\.json$/, ''));
+}
+
+/**
+ * `glo fit-sampler`: fits an IMLE sampler to a published run's codes, saves it under sampler/ and
+ * rewrites manifest.json (last, as publishing does) with the sampler entry and its files. The seed
+ * defaults to the run's training seed.
+ */
+export async function addSamplerToRun(storage: Storage, options: Partial<ImleOptions>, reporter?: Pick<Reporter, 'info'>): Promise<RunManifest> {
+  const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await storage.read('manifest.json'))), `${storage.uri}/manifest.json`);
+  const { dim, count, file, projection } = manifest.latents;
+  const latents = decodeLatents(await storage.read(file), count, dim);
+  reporter?.info(`fitting an IMLE sampler to ${count} codes of ${storage.uri} (d = ${dim})`);
+  const fitted = fitImleSampler(latents, dim, projection, { ...options, seed: options.seed ?? manifest.config.seed }, reporter);
+  const saved = await saveImleSampler(storage, fitted.model, fitted.fit, fitted.options, projection);
+  fitted.model.dispose();
+  const files = [...manifest.files.filter((f) => !f.path.startsWith(`${SAMPLER_PREFIX}/`)), ...saved.files];
+  const updated = runManifestSchema.parse({ ...manifest, sampler: saved.entry, files });
+  await storage.write('manifest.json', JSON.stringify(updated, null, 2));
+  return updated;
 }

@@ -1,0 +1,73 @@
+import { initBackend, type BackendName } from '../backend/backend.ts';
+import { parseFlags, UsageError } from '../cli-support.ts';
+import { addSamplerToRun } from '../eval/sampler.ts';
+import { defaultImleOptions, type ImleOptions } from '../glo/imle.ts';
+import { consoleReporter } from '../progress.ts';
+import { openStorage } from '../storage/storage.ts';
+
+const numericFlags: Record<string, { key: keyof ImleOptions; help: string; integer: boolean }> = {
+  seed: { key: 'seed', help: 'seeds the network init, the noise and the batch order [the run\'s seed]', integer: true },
+  rounds: { key: 'rounds', help: 'matching rounds', integer: true },
+  'candidates-per-code': { key: 'candidatesPerCode', help: 'noise draws per training code in each round', integer: false },
+  'epochs-per-round': { key: 'epochsPerRound', help: 'regression passes over the matched pairs per round', integer: true },
+  'min-steps-per-round': { key: 'minStepsPerRound', help: 'at least this many regression steps per round (small tables)', integer: true },
+  hidden: { key: 'hidden', help: 'width of the two hidden layers', integer: true },
+  'noise-dim': { key: 'noiseDim', help: 'noise size [the latent size]', integer: true },
+  'batch-size': { key: 'batchSize', help: 'regression batch size', integer: true },
+  lr: { key: 'learningRate', help: 'Adam learning rate', integer: false },
+};
+
+export function fitSamplerUsage(): string {
+  const d = defaultImleOptions(100);
+  const opts = Object.entries(numericFlags)
+    .map(([flag, { key, help }]) => `  --${flag.padEnd(22)} ${help}${key === 'seed' || key === 'noiseDim' ? '' : ` [${d[key]}]`}`)
+    .join('\n');
+  return `Usage: glo fit-sampler <run folder | s3://bucket/prefix> [options]
+
+Fits a GLANN-style IMLE sampler (noise -> codes) to a run's latent codes, saves it as sampler/model.json
+and lists it in manifest.json (rewritten last). The site and glo eval then sample with it.
+
+${opts}
+  --backend NAME           auto | tensorflow-gpu | tensorflow | wasm | cpu [auto]
+  --threads N              CPU threads for wasm / TensorFlow
+  --quiet                  no progress lines
+`;
+}
+
+/** `glo fit-sampler <run>`. */
+export async function fitSamplerCommand(args: string[]): Promise<number> {
+  const flags = Object.fromEntries(Object.keys(numericFlags).map((f) => [f, { type: 'string' as const }]));
+  const { values, positionals } = parseFlags('fit-sampler', args, {
+    ...flags,
+    backend: { type: 'string' },
+    threads: { type: 'string' },
+    quiet: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  }, { positionals: true });
+  if (values.help) {
+    process.stdout.write(fitSamplerUsage());
+    return 0;
+  }
+  if (positionals.length !== 1) throw new UsageError('glo fit-sampler takes one run: a folder or s3://bucket/prefix with a manifest.json.');
+  const options: Partial<ImleOptions> = {};
+  for (const [flag, { key, integer }] of Object.entries(numericFlags)) {
+    const text = values[flag];
+    if (typeof text !== 'string') continue;
+    const v = Number(text);
+    const ok = integer ? Number.isInteger(v) && v >= (key === 'seed' ? 0 : 1) : Number.isFinite(v) && v > 0;
+    if (!ok) throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a positive number'}${key === 'seed' ? '' : ' above 0'}, got "${text}".`);
+    (options as Record<string, number>)[key] = v;
+  }
+  const backend = (values.backend as string | undefined) ?? 'auto';
+  if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
+    throw new UsageError(`Unknown --backend "${backend}": use auto, tensorflow-gpu, tensorflow, wasm or cpu.`);
+  }
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
+  const reporter = consoleReporter({ quiet: Boolean(values.quiet) });
+  await initBackend(backend as BackendName, { threads });
+  const storage = openStorage(positionals[0]);
+  const manifest = await addSamplerToRun(storage, options, reporter);
+  process.stdout.write(`${storage.uri}: IMLE sampler in ${manifest.sampler!.file}, matching loss ${manifest.sampler!.matchingLoss.toFixed(5)}\n`);
+  return 0;
+}
