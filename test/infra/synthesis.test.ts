@@ -11,15 +11,19 @@ import * as s3 from 'aws-cdk-lib/aws-s3';
 import { REPO_ROOT } from '../../infra/glo-stack.ts';
 import { buildGloStack, cdkJsonContext, FIXTURE_SITE_DIST } from './synth.ts';
 
+// Synthesis with cdk-nag, and the app in a child process, take tens of seconds on a loaded 2-core machine:
+// more room than the project's 120 s default, so a busy CI run is not a failure.
+const SLOW = { timeout: 300_000 };
+
 const outdir = mkdtempSync(path.join(os.tmpdir(), 'glo-cdk-out-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe('cdk-nag AwsSolutions', () => {
-  it('respects "zero unacknowledged findings"', () => {
+  it('respects "zero unacknowledged findings"', SLOW, () => {
     expect(() => Template.fromStack(buildGloStack({ nag: true }).stack)).not.toThrow();
   });
 
-  it('respects "a new finding fails synthesis" (the checks are attached and enforced)', () => {
+  it('respects "a new finding fails synthesis" (the checks are attached and enforced)', SLOW, () => {
     const { stack } = buildGloStack({ nag: true });
     new s3.Bucket(stack, 'CarelessBucket'); // no access logs, no TLS enforcement
     expect(() => Template.fromStack(stack)).toThrow(/Glo\/CarelessBucket/);
@@ -27,7 +31,7 @@ describe('cdk-nag AwsSolutions', () => {
 });
 
 describe('cdk synth', () => {
-  it('respects "offline, no credentials, no Docker": infra/app.ts writes the Glo template', () => {
+  it('respects "offline, no credentials, no Docker": infra/app.ts writes the Glo template', SLOW, () => {
     // What the CDK CLI does with cdk.json's "app": run it with the context and an output folder.
     const env: NodeJS.ProcessEnv = {
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('AWS_'))),
@@ -54,7 +58,7 @@ describe('cdk synth', () => {
     }
   });
 
-  it('respects cfn-lint: the synthesized template has no errors or warnings', () => {
+  it('respects cfn-lint: the synthesized template has no errors or warnings', SLOW, () => {
     const template = path.join(outdir, 'Glo.template.json');
     expect(existsSync(template), 'run with the synth test above').toBe(true);
     let version: string;
