@@ -171,6 +171,13 @@ describe('glo job on bad input: clear errors, nothing half-published', () => {
     await expectNothingPublished();
   });
 
+  it('a missing artifacts bucket: exit 1 at the artifacts stage, says which bucket', async () => {
+    const key = await putDataset(moto, datasets, 'nowhere', images, tinySpec());
+    const error = await failure(job(key, { artifacts: 's3://no-such-artifacts/runs' }));
+    expect(error).toMatchObject({ exitCode: 1, stage: 'artifacts', failureRecord: undefined });
+    expect(error.message).toMatch(/no-such-artifacts.*The bucket does not exist/s);
+  });
+
   it('through the binary: a bad key exits 2 with the message on stderr', async () => {
     const { code, stderr } = await runGlo(['job', '--bucket', datasets, '--key', 'datasets/a b/glo.json', '--artifacts', runs]);
     expect(code).toBe(2);

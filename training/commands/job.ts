@@ -1,6 +1,7 @@
 import type { BackendName } from '../backend/backend.ts';
 import { abortOnSignals, parseFlags, UsageError } from '../cli-support.ts';
 import { consoleReporter } from '../progress.ts';
+import { openStorage } from '../storage/storage.ts';
 import { JobFailed, runJob } from '../pipeline/job.ts';
 
 const jobFlags = {
@@ -51,6 +52,11 @@ export async function jobCommand(args: string[]): Promise<number> {
   if (!key) throw new UsageError('Missing --key: datasets/<name>/glo.json (Batch passes it as the job parameter "key").');
   const artifacts = (values.artifacts as string | undefined) ?? process.env.GLO_ARTIFACTS;
   if (!artifacts) throw new UsageError('Missing --artifacts (or env GLO_ARTIFACTS): where runs go, e.g. s3://<artifacts bucket>/runs.');
+  try {
+    openStorage(artifacts);
+  } catch (error) {
+    throw new UsageError(`--artifacts / GLO_ARTIFACTS: ${(error as Error).message}`);
+  }
   const backend = (values.backend as string | undefined) ?? (process.env.GLO_BACKEND || 'auto');
   if (!BACKENDS.includes(backend)) throw new UsageError(`Unknown backend "${backend}" (--backend or GLO_BACKEND): use ${BACKENDS.join(', ')}.`);
   const threads = values.threads === undefined ? undefined : Number(values.threads);

@@ -34,7 +34,8 @@ export interface JobOptions {
   reporter?: Reporter;
 }
 
-export type JobStage = 'key' | 'spec' | 'backend' | 'data' | 'training' | 'publishing' | 'index' | 'interrupted';
+/** Where a job failed; `artifacts` = reading the run folder (bucket missing, no permission). */
+export type JobStage = 'key' | 'spec' | 'artifacts' | 'backend' | 'data' | 'training' | 'publishing' | 'index' | 'interrupted';
 
 export interface JobResult {
   runId: string;
@@ -159,14 +160,22 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
   };
 
   // 3. An earlier attempt may have published and then failed on the index: finish its work, never retrain.
-  const published = await run.readIfExists('manifest.json');
+  stage = 'artifacts';
+  let published: RunManifest | undefined;
+  try {
+    const bytes = await run.readIfExists('manifest.json');
+    if (bytes) published = parseManifest(JSON.parse(new TextDecoder().decode(bytes)), `${run.uri}/manifest.json`);
+  } catch (error) {
+    return fail(error, 1);
+  }
   if (published) {
-    const manifest = parseManifest(JSON.parse(new TextDecoder().decode(published)), `${run.uri}/manifest.json`);
+    const manifest = published;
     reporter.info(`${run.uri} is already published (an earlier attempt): updating the index only`);
     return { ...(await finish(run, options.artifacts, manifest, () => (stage = 'index'), fail, reporter)), runId, run: run.uri, status: 'already-published' };
   }
 
   // 4. The spec, then the GPU: both fail in seconds, before any image is downloaded.
+  stage = 'spec';
   let spec;
   try {
     spec = parseJobSpecText(specText, specUri);
