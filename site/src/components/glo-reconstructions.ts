@@ -41,8 +41,7 @@ export class GloReconstructions extends ViewElement {
     const context = this.context;
     if (!context) return;
     const page = Math.min(this.pages(context) - 1, Math.max(0, (context.permalink.state.page ?? 0) + delta));
-    context.permalink.update({ page });
-    this.guard(() => this.render(context, this.abort.signal));
+    this.update({ page });
   }
 
   protected async render(context: ViewContext, signal: AbortSignal): Promise<void> {

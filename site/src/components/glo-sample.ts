@@ -1,12 +1,81 @@
+/**
+ * <glo-sample>: new images from the run's Gaussian prior (prior.json: mean + Cholesky factor of the codes, paper
+ * section 4), seeded so a seed is a permalink, with a temperature and, in labelled runs, one prior per class.
+ */
+import { sampleGaussian } from '../../../training/glo/gaussian.ts';
+import { Random } from '../../../training/glo/random.ts';
 import type { ViewContext } from '../lib/view.ts';
+import { generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 
+export const sampleCount = 16;
+
 export class GloSample extends ViewElement {
+  private seed!: HTMLInputElement;
+  private temperature!: HTMLInputElement;
+  private temperatureOutput!: HTMLOutputElement;
+  private classSelect!: HTMLSelectElement;
+  private classLabel!: HTMLLabelElement;
+  private grid!: HTMLElement;
+  private note!: HTMLElement;
+
   protected build(): void {
-    this.append(h('p', {}, 'Coming soon.'));
+    this.seed = h('input', { type: 'number', min: 0, max: 4294967295, step: 1, value: 1, 'data-seed': true });
+    this.temperature = h('input', { type: 'range', min: 0.1, max: 1.5, step: 0.05, value: 1, 'data-temperature': true });
+    this.temperatureOutput = h('output', {}, '1.00');
+    this.classSelect = h('select', { 'data-sample-class': true });
+    this.classLabel = h('label', { hidden: true }, 'Class', this.classSelect);
+    const reshuffle = h('button', { type: 'button', 'data-action': 'reshuffle' }, 'Reshuffle');
+    this.grid = h('ol', { class: 'samples', 'aria-label': 'Samples' });
+    this.note = h('p', { class: 'hint' });
+
+    this.seed.addEventListener('change', () => {
+      const seed = Math.round(Number(this.seed.value));
+      if (Number.isInteger(seed) && seed >= 0 && seed <= 0xffffffff) this.update({ seed });
+    });
+    this.temperature.addEventListener('input', () => (this.temperatureOutput.value = Number(this.temperature.value).toFixed(2)));
+    this.temperature.addEventListener('change', () => this.update({ temp: Number(this.temperature.value) }));
+    this.classSelect.addEventListener('change', () => this.update({ cls: this.classSelect.value || undefined }));
+    reshuffle.addEventListener('click', () => this.update({ seed: Math.floor(Math.random() * 1e9) }));
+    this.append(
+      h('p', { class: 'hint' }, 'Codes drawn from a Gaussian fitted to the learned codes, then projected like the training codes. Lower temperature: more typical, less varied.'),
+      h('div', { class: 'toolbar' }, h('label', {}, 'Seed', this.seed), reshuffle, h('label', {}, 'Temperature', this.temperature), this.temperatureOutput, this.classLabel),
+      this.note,
+      this.grid,
+    );
   }
 
-  protected async render(_context: ViewContext): Promise<void> {}
+
+  protected async render(context: ViewContext, signal: AbortSignal): Promise<void> {
+    const { run, permalink } = context;
+    const { seed = 1, temp = 1, cls } = permalink.state;
+    const classes = Object.keys(run.prior.classes ?? {});
+    this.classLabel.hidden = classes.length === 0;
+    this.classSelect.replaceChildren(new Option('All images (global prior)', ''), ...classes.map((name) => new Option(name, name)));
+    const prior = cls && run.prior.classes?.[cls] ? run.prior.classes[cls] : run.prior.global;
+    this.classSelect.value = prior === run.prior.global ? '' : cls!;
+    this.seed.value = String(seed);
+    this.temperature.value = String(temp);
+    this.temperatureOutput.value = temp.toFixed(2);
+    this.note.textContent = prior === run.prior.global ? `Prior fitted to all ${prior.count} codes.` : `Prior fitted to the ${prior.count} codes of class ${cls}.`;
+    this.dataset.state = 'rendering';
+
+    const codes = sampleGaussian(prior, sampleCount, new Random(seed), { temperature: temp, projection: run.manifest.latents.projection });
+    const images = await context.generate(codes, { signal, batchSize: 8 });
+    const ppi = run.shape.size * run.shape.size * run.shape.channels;
+    this.grid.replaceChildren(
+      ...Array.from({ length: sampleCount }, (_, i) => {
+        const caption = `sample ${i + 1} (seed ${seed})`;
+        const canvas = generatedCanvas(run, images, i, caption);
+        canvas.dataset.sampleIndex = String(i);
+        const button = h('button', { type: 'button', class: 'image-button', 'aria-label': `Nearest training images to ${caption}` }, canvas);
+        button.addEventListener('click', () => context.showNearest(images.slice(i * ppi, (i + 1) * ppi), caption));
+        return h('li', {}, button);
+      }),
+    );
+    context.showNearest(images.slice(0, ppi), `sample 1 (seed ${seed})`);
+    this.dataset.state = 'ready';
+  }
 }
 
 customElements.define('glo-sample', GloSample);

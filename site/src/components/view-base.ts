@@ -2,6 +2,7 @@
  * Common ground of the views: the shell sets `context`; the view builds its controls once (build), then renders
  * for each context (render). A newer context aborts the previous render's signal.
  */
+import type { PermalinkState } from '../lib/permalink.ts';
 import type { GloView, ViewContext } from '../lib/view.ts';
 
 export abstract class ViewElement extends HTMLElement implements GloView {
@@ -27,6 +28,21 @@ export abstract class ViewElement extends HTMLElement implements GloView {
       this.built = true;
     }
     this.render(context, this.abort.signal).catch((e) => context.reportError(e));
+  }
+
+  /** Renders again for the current run, superseding a render still in flight. */
+  protected rerender(): void {
+    const context = this.current;
+    if (!context) return;
+    this.abort.abort();
+    this.abort = new AbortController();
+    this.render(context, this.abort.signal).catch((e) => context.reportError(e));
+  }
+
+  /** Writes state to the permalink, then renders from it. */
+  protected update(patch: Partial<PermalinkState>): void {
+    this.current?.permalink.update(patch);
+    this.rerender();
   }
 
   /** Creates the view's controls (once). */

@@ -64,3 +64,42 @@ export function searchImages(run: ChoiceSource, query: string): number[] {
   const classHits = new Set((run.classes ?? []).flatMap((name, c) => (name.toLowerCase().includes(q) ? [c] : [])));
   return all.filter((i) => String(i) === q || (run.labels !== undefined && classHits.has(run.labels[i])));
 }
+
+export type ChoiceSlot = 'a' | 'b' | 'c' | 'd';
+
+/**
+ * The choices a view works on: those in the permalink when valid for this run, otherwise images spread over the
+ * run (slot k of n gets image floor(k * tileCount / n)), so every view shows something at first load.
+ */
+export function choicesFor(run: ChoiceSource, state: Partial<Record<ChoiceSlot, Choice>>, slots: ChoiceSlot[]): Record<ChoiceSlot, Choice> {
+  const out = {} as Record<ChoiceSlot, Choice>;
+  slots.forEach((slot, k) => {
+    const wanted = state[slot];
+    out[slot] = validChoice(run, wanted) ? wanted : { image: Math.floor((k * run.tileCount) / slots.length) };
+  });
+  return out;
+}
+
+/** Distinct random images for the slots (fewer images than slots: repeats). */
+export function randomChoices(run: ChoiceSource, slots: ChoiceSlot[], random: () => number = Math.random): Record<ChoiceSlot, Choice> {
+  const out = {} as Record<ChoiceSlot, Choice>;
+  const used = new Set<number>();
+  for (const slot of slots) {
+    let i = Math.floor(random() * run.tileCount);
+    for (let tries = 0; used.has(i) && tries < 20; tries++) i = Math.floor(random() * run.tileCount);
+    used.add(i);
+    out[slot] = { image: i };
+  }
+  return out;
+}
+
+/** Codes stacked into one [n, dim] array (what generate() takes). */
+export function concatCodes(codes: Float32Array[]): Float32Array {
+  const out = new Float32Array(codes.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const c of codes) {
+    out.set(c, offset);
+    offset += c.length;
+  }
+  return out;
+}

@@ -66,7 +66,7 @@ export async function ensureFixtureRuns(): Promise<FixtureRuns> {
     await rename(await makeImageFolder(12, 32, 11), path.join(images, 'blobs'));
     await rename(await makeImageFolder(12, 32, 12), path.join(images, 'spots'));
     const runDir = path.join(runs, fixtureRunId);
-    await run([path.join(repoRoot, 'bin', 'glo.js'), 'train', '--data', images, '--out', runDir, '--preset', 'tiny', '--epochs', '3', '--backend', 'wasm', '--quiet'], repoRoot);
+    await run([path.join(repoRoot, 'bin', 'glo.js'), 'train', '--data', images, '--out', runDir, '--preset', 'tiny', '--epochs', '40', '--batch-size', '8', '--backend', 'wasm', '--quiet'], repoRoot);
     await rm(images, { recursive: true, force: true });
     const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
     await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
