@@ -170,6 +170,18 @@ describe('glo upload', () => {
   });
 });
 
+describe('missing buckets: a message, not a stack trace', () => {
+  it('glo upload and glo runs exit 1 and say the bucket does not exist', async () => {
+    const up = await runGlo(['upload', folder, '--dataset', 'x', '--bucket', 'no-such-datasets']);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toMatch(/^glo upload: S3 ListObjectsV2 s3:\/\/no-such-datasets\/datasets\/x\/ failed: NoSuchBucket.*The bucket does not exist/m);
+    expect(up.stderr).not.toMatch(/\n\s+at /);
+    const runs = await runGlo(['runs', '--artifacts', 'no-such-artifacts']);
+    expect(runs.code).toBe(1);
+    expect(runs.stderr).toMatch(/^glo runs: S3 GetObject s3:\/\/no-such-artifacts\/runs\/index.json failed: NoSuchBucket/m);
+  });
+});
+
 describe('bucket names: flag, env, stack outputs', () => {
   const saved = { ...process.env };
   afterEach(() => {

@@ -1,6 +1,8 @@
 import { parseFlags, UsageError } from '../cli-support.ts';
 import { resolveBucket, runsRoot } from '../pipeline/buckets.ts';
 import { PullError, pullRun } from '../pipeline/pull.ts';
+import { ManifestError } from '../glo/manifest.ts';
+import { StorageError } from '../storage/storage.ts';
 
 const pullFlags = {
   out: { type: 'string' as const },
@@ -41,7 +43,7 @@ export async function pullCommand(args: string[]): Promise<number> {
     process.stderr.write(`pulled ${manifest.runId} (${manifest.files.length + 1} files, ${bytes} bytes) to ${folder}; listed in ${out.replace(/\/+$/, '')}/index.json\n`);
     return 0;
   } catch (error) {
-    if (error instanceof PullError) {
+    if (error instanceof PullError || error instanceof StorageError || error instanceof ManifestError) {
       process.stderr.write(`glo pull: ${error.message}\n`);
       return 1;
     }

@@ -1,5 +1,6 @@
 import { parseFlags } from '../cli-support.ts';
-import type { RunsIndexEntry } from '../glo/runs-index.ts';
+import { RunsIndexError, type RunsIndexEntry } from '../glo/runs-index.ts';
+import { StorageError } from '../storage/storage.ts';
 import { resolveBucket, runsRoot } from '../pipeline/buckets.ts';
 import { listFailureRecords, type FailureRecord } from '../pipeline/job.ts';
 import { readRunsIndex } from '../pipeline/runs-index-store.ts';
@@ -62,7 +63,14 @@ export async function runsCommand(args: string[]): Promise<number> {
     else process.stdout.write(formatFailuresTable(records));
     return 0;
   }
-  const index = await readRunsIndex(root);
+  let index;
+  try {
+    index = await readRunsIndex(root);
+  } catch (error) {
+    if (!(error instanceof StorageError || error instanceof RunsIndexError)) throw error;
+    process.stderr.write(`glo runs: ${error.message}\n`);
+    return 1;
+  }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(index.runs, null, 2)}\n`);
     return 0;

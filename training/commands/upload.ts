@@ -4,6 +4,7 @@ import { gloConfigSchema, presets, toFlag, type GloConfigInput, type PresetName 
 import { parseFlags, UsageError } from '../cli-support.ts';
 import { resolveBucket } from '../pipeline/buckets.ts';
 import { JobSpecError } from '../pipeline/job-spec.ts';
+import { StorageError } from '../storage/storage.ts';
 import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_UPLOAD_CONCURRENCY, uploadDataset, UploadError, type UploadEvent } from '../pipeline/upload.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);
@@ -140,7 +141,7 @@ export async function uploadCommand(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     bar?.stop();
-    if (error instanceof JobSpecError || error instanceof UploadError) {
+    if (error instanceof JobSpecError || error instanceof UploadError || error instanceof StorageError) {
       process.stderr.write(`glo upload: ${error.message}\n`);
       return error instanceof JobSpecError ? 2 : 1;
     }
