@@ -71,6 +71,14 @@ export class TrainingBatch extends Construct {
       reason: 'The ECS agent on Batch instances needs exactly this AWS-maintained policy (register with the cluster, pull from ECR, write awslogs); a hand copy would drift from what the agent needs.',
     });
 
+    // IMDSv2 with a hop limit of 1: the ECS agent (host network) still reaches instance metadata, but job
+    // containers (bridge network, one hop further) cannot take the instance role's credentials; they get the
+    // job role from ECS instead.
+    const launchTemplate = new ec2.LaunchTemplate(this, 'InstanceLaunchTemplate', {
+      requireImdsv2: true,
+      httpPutResponseHopLimit: 1,
+    });
+
     const computeEnvironment = (name: string, spot: boolean) => new batch.ManagedEc2EcsComputeEnvironment(this, name, {
       vpc: this.vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
@@ -84,6 +92,7 @@ export class TrainingBatch extends Construct {
       minvCpus: 0,
       maxvCpus: props.maxVcpus,
       instanceRole,
+      launchTemplate,
     });
     const computeEnvironments: batch.OrderedComputeEnvironment[] = [];
     if (props.spot) computeEnvironments.push({ computeEnvironment: computeEnvironment('SpotGpu', true), order: 1 });

@@ -106,6 +106,15 @@ describe('compute environments and queue', () => {
     expect(limits.find((limit: Json) => limit.Reason === 'CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY').MaxTimeSeconds).toBe(2 * 3600);
   });
 
+  it('respects "job containers cannot reach instance metadata" (IMDSv2, hop limit 1)', () => {
+    const templates = ofType('AWS::EC2::LaunchTemplate');
+    expect(templates).toHaveLength(1);
+    expect(templates[0][1].Properties.LaunchTemplateData.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
+    for (const [, environment] of ofType('AWS::Batch::ComputeEnvironment')) {
+      expect(environment.Properties.ComputeResources.LaunchTemplate.LaunchTemplateId).toEqual({ Ref: templates[0][0] });
+    }
+  });
+
   it('respects "no NAT gateway" (instances reach S3 through a gateway endpoint)', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
