@@ -53,6 +53,11 @@ export class TrainingBatch extends Construct {
   constructor(scope: Construct, id: string, props: TrainingBatchProps) {
     super(scope, id);
     if (props.gpuInstanceTypes.length === 0) throw new Error('TrainingBatch: gpuInstanceTypes is empty; give at least one GPU instance type, e.g. g4dn.xlarge.');
+    for (const type of props.gpuInstanceTypes) {
+      if (!isNvidiaX86Instance(type)) {
+        throw new Error(`TrainingBatch: ${type} is not an x86 instance with an NVIDIA GPU (the image is linux/amd64 + CUDA); use e.g. g4dn.xlarge, g5.xlarge, g6.xlarge.`);
+      }
+    }
 
     // Public subnets only: a NAT gateway would cost more per month than most training runs.
     this.vpc = new ec2.Vpc(this, 'Vpc', {
@@ -165,4 +170,10 @@ export class TrainingBatch extends Construct {
       ],
     });
   }
+}
+
+/** G and P families carry NVIDIA GPUs, except g4ad (AMD GPU) and g5g (Arm CPU). */
+export function isNvidiaX86Instance(instanceType: string): boolean {
+  const family = instanceType.split('.')[0];
+  return /^[gp]\d/.test(family) && family !== 'g4ad' && family !== 'g5g';
 }

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { chooseSiteDist, SITE_PLACEHOLDER } from '../../infra/glo-stack.ts';
+import { isNvidiaX86Instance } from '../../infra/constructs/training-batch.ts';
 import { gloStackPropsFromContext } from '../../infra/stack-context.ts';
 import { buildGloStack, FIXTURE_SITE_DIST } from './synth.ts';
 
@@ -42,6 +43,14 @@ describe('stack context', () => {
     template.resourceCountIs('AWS::Batch::ComputeEnvironment', 1);
     template.hasResourceProperties('AWS::Batch::ComputeEnvironment', { ComputeResources: { Type: 'EC2', InstanceTypes: ['g5.xlarge'] } });
     template.hasResourceProperties('AWS::Batch::JobQueue', { ComputeEnvironmentOrder: [{ Order: 1 }] });
+  });
+});
+
+describe('GPU instance types', () => {
+  it('respects "NVIDIA GPUs on x86 only" (the image is linux/amd64 + CUDA)', () => {
+    for (const type of ['g4dn.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6e.xlarge', 'p3.2xlarge', 'p4d.24xlarge']) expect(isNvidiaX86Instance(type), type).toBe(true);
+    for (const type of ['c5.xlarge', 'm7i.large', 'g4ad.xlarge', 'g5g.xlarge', 'inf2.xlarge', 'trn1.2xlarge']) expect(isNvidiaX86Instance(type), type).toBe(false);
+    expect(() => buildGloStack({ context: { 'glo:gpuInstanceTypes': 'g4dn.xlarge,c5.xlarge' } })).toThrow(/c5\.xlarge is not an x86 instance with an NVIDIA GPU/);
   });
 });
 
