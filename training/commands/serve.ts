@@ -16,11 +16,12 @@ const serveFlags = {
   port: { type: 'string' as const },
   host: { type: 'string' as const },
   'no-build': { type: 'boolean' as const },
+  site: { type: 'string' as const },
   help: { type: 'boolean' as const, short: 'h' },
 };
 
 export function serveUsage(): string {
-  return `Usage: glo serve [--runs runs] [--port 4321] [--host 127.0.0.1] [--no-build]
+  return `Usage: glo serve [--runs runs] [--port 4321] [--host 127.0.0.1] [--no-build] [--site DIR]
 
 Lists every finished run under --runs in <runs>/index.json, builds the site (site/dist), and serves it on
 localhost with the runs folder at /runs/ (the same layout CloudFront serves). Stop with Ctrl-C.
@@ -28,7 +29,8 @@ localhost with the runs folder at /runs/ (the same layout CloudFront serves). St
   --runs DIR      folder of run folders (each with manifest.json) [runs]
   --port N        port to listen on; the next free one if taken [4321]
   --host HOST     interface to listen on [127.0.0.1]
-  --no-build      serve the existing site/dist as it is
+  --no-build      serve the existing build as it is
+  --site DIR      where the built site is (or goes) [site/dist]
 `;
 }
 
@@ -46,7 +48,7 @@ export async function serveCommand(args: string[]): Promise<number> {
 
   const index = await updateRunsIndex(runs);
   process.stdout.write(`${index.runs.length} run(s) in ${path.join(runs, 'index.json')}: ${index.runs.map((r) => r.runId).join(', ') || '(none yet)'}\n`);
-  const dist = path.join(repoRoot, 'site', 'dist');
+  const dist = path.resolve((values.site as string | undefined) ?? path.join(repoRoot, 'site', 'dist'));
   if (!values['no-build']) {
     process.stdout.write('Building the site (astro build)…\n');
     await buildSite(dist);

@@ -90,7 +90,8 @@ export function decodePermalink(search: string): PermalinkState {
 const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'seed', 'temp', 'cls', 'page'] as const;
 
 /**
- * State -> query string, keeping `base`'s other keys (and their order) and dropping keys set to undefined.
+ * State -> query string: `state` is the whole state (its keys missing from it are removed from the query); other
+ * keys of `base` (e.g. backend) stay, in their order.
  * Numbers are written short (t to 3 decimals) so links stay readable.
  */
 export function encodePermalink(state: PermalinkState, base = ''): string {

@@ -1,0 +1,105 @@
+/**
+ * `glo serve` (what `npm start` ends with): the local runs index, the static server (MIME types, no path escapes)
+ * and the command itself serving a built site with the runs under /runs/.
+ */
+import { spawn } from 'node:child_process';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startStaticServer, updateRunsIndex } from '../../training/commands/serve.ts';
+import { parseRunsIndex } from '../../training/glo/runs-index.ts';
+import { tempDir } from '../training/training-fixtures.ts';
+import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
+import { ensureSiteBuilt, repoRoot } from './helpers/site-build.ts';
+
+let fixture: FixtureRuns;
+
+beforeAll(async () => {
+  fixture = await ensureFixtureRuns();
+});
+
+describe('the local runs index', () => {
+  it('lists finished runs only, drops runs whose folder is gone, keeps the file valid', async () => {
+    const runs = await tempDir('glo-serve-');
+    await cp(fixture.runDir, path.join(runs, fixtureRunId), { recursive: true });
+    await mkdir(path.join(runs, 'unfinished', 'model'), { recursive: true });
+    await mkdir(path.join(runs, 'not-a-run'));
+    await writeFile(path.join(runs, 'not-a-run', 'manifest.json'), '{}');
+    const stale = { runId: 'deleted', dataset: 'emoji', createdAt: '2020-01-01T00:00:00.000Z', imageCount: 1, imageSize: 32, reconstructionPsnr: 1, pcaReconstructionPsnr: 1 };
+    await writeFile(path.join(runs, 'index.json'), JSON.stringify({ format: 'glo-runs', formatVersion: 1, runs: [stale] }));
+
+    const index = await updateRunsIndex(runs);
+    expect(index.runs.map((r) => r.runId)).toEqual([fixtureRunId]);
+    expect(parseRunsIndex(await readFile(path.join(runs, 'index.json'), 'utf8'))).toEqual(index);
+    expect(index.runs[0].imageCount).toBe(fixture.manifest.dataset.imageCount);
+  });
+});
+
+describe('the static server', () => {
+  it('serves mounts with the right types, 404s the rest and never leaves its folders', async () => {
+    const root = await tempDir('glo-static-');
+    const site = path.join(root, 'site');
+    await mkdir(path.join(site, '_astro'), { recursive: true });
+    await writeFile(path.join(root, 'secret.txt'), 'outside');
+    await writeFile(path.join(site, 'index.html'), '<h1>hi</h1>');
+    await writeFile(path.join(site, '_astro', 'x.wasm'), new Uint8Array([0, 97, 115, 109]));
+    const server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: site }]);
+    try {
+      const get = (p: string, init?: RequestInit) => fetch(new URL(p, server.url), init);
+      const home = await get('/');
+      expect(home.headers.get('content-type')).toBe('text/html; charset=utf-8');
+      expect(await home.text()).toBe('<h1>hi</h1>');
+      const wasm = await get('/_astro/x.wasm');
+      expect(wasm.headers.get('content-type')).toBe('application/wasm');
+      expect(wasm.headers.get('cache-control')).toContain('immutable');
+      const manifest = await get(`/runs/${fixtureRunId}/manifest.json`);
+      expect(manifest.headers.get('content-type')).toBe('application/json; charset=utf-8');
+      expect(manifest.headers.get('cache-control')).toBe('no-cache');
+      expect((await get(`/runs/${fixtureRunId}/atlas.png`)).headers.get('content-type')).toBe('image/png');
+      expect((await get('/runs/nope/manifest.json')).status).toBe(404);
+      // Encoded slashes survive URL normalization and decode to "../" inside the server: they must not escape.
+      expect((await get('/..%2fsecret.txt')).status).toBe(404);
+      expect((await get('/runs/..%2f..%2f..%2fsecret.txt')).status).toBe(404);
+      expect((await get('/', { method: 'POST' })).status).toBe(405);
+      const head = await get('/', { method: 'HEAD' });
+      expect([head.status, head.headers.get('content-length')]).toEqual([200, '11']);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('glo serve', () => {
+  it('indexes the runs, serves the built site with them at /runs/ and prints the URL', async () => {
+    const dist = await ensureSiteBuilt();
+    const runs = await tempDir('glo-serve-cli-');
+    await cp(fixture.runDir, path.join(runs, fixtureRunId), { recursive: true });
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'glo.js'), 'serve', '--runs', runs, '--port', '0', '--no-build', '--site', dist], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const match = /glo site: (http:\/\/\S+)/.exec(out);
+          if (match) resolve(match[1]);
+        });
+        child.on('close', (code) => reject(new Error(`glo serve exited ${code}: ${out}`)));
+      });
+      expect(out).toContain(`1 run(s) in ${path.join(runs, 'index.json')}: ${fixtureRunId}`);
+      expect(await (await fetch(url)).text()).toContain('<glo-app>');
+      const index = parseRunsIndex(await (await fetch(new URL('runs/index.json', url))).text());
+      expect(index.runs.map((r) => r.runId)).toEqual([fixtureRunId]);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(0);
+  });
+
+  it('names the missing runs folder', async () => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'glo.js'), 'serve', '--runs', '/nonexistent/runs'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(2);
+    expect(err).toMatch(/--runs \/nonexistent\/runs: no such folder/);
+  });
+});

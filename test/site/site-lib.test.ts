@@ -1,0 +1,205 @@
+/** The site's plain modules, in Node: permalink codec, pixel conversions, nearest neighbours, choices, grid, loader errors. */
+import { describe, expect, it } from 'vitest';
+import { lerp } from '../../training/glo/latent.ts';
+import { MANIFEST_VERSION } from '../../training/glo/manifest.ts';
+import { choicesFor, classMembers, codeOf, concatCodes, describeChoice, randomChoices, searchImages, validChoice, type ChoiceSource } from '../../site/src/lib/choices.ts';
+import { bilinearGrid } from '../../site/src/lib/grid.ts';
+import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, toByte, valuesToRgba } from '../../site/src/lib/images.ts';
+import { nearestTiles } from '../../site/src/lib/nearest.ts';
+import { decodePermalink, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
+import { loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
+import { backendFromQuery } from '../../site/src/lib/tf.ts';
+
+describe('permalink', () => {
+  it('round-trips every field of the state', () => {
+    const state = { run: 'emoji-quick', view: 'morph' as const, a: { image: 12 }, b: { classMean: 3 }, c: { image: 0 }, d: { image: 7 }, t: 0.25, mode: 'lerp' as const, steps: 9, seed: 42, temp: 0.7, cls: 'Animals & Nature', page: 3 };
+    expect(decodePermalink(encodePermalink(state))).toEqual(state);
+  });
+
+  it('drops values that do not parse, so the view falls back to its default', () => {
+    expect(decodePermalink('?run=../etc&view=admin&a=-1&b=x3&t=1.5&mode=cubic&steps=1&seed=-4&temp=0&page=1.5')).toEqual({});
+    expect(decodePermalink('?t=&seed=')).toEqual({});
+  });
+
+  it('keeps keys it does not own (e.g. ?backend=wasm) and removes state keys the state lacks', () => {
+    expect(encodePermalink({ run: 'r', t: 0.123456 }, '?backend=wasm&t=0.9&seed=3')).toBe('?backend=wasm&t=0.123&run=r');
+    expect(encodePermalink({ seed: undefined }, '?seed=3&backend=cpu')).toBe('?backend=cpu');
+  });
+
+  it('parses choices: images by index, class means as c<index>', () => {
+    expect(parseChoice('12')).toEqual({ image: 12 });
+    expect(parseChoice('c2')).toEqual({ classMean: 2 });
+    expect(parseChoice('1e3')).toBeUndefined();
+    expect(parseChoice('')).toBeUndefined();
+  });
+
+  it('a store rewrites the URL with replaceState and tells subscribers', () => {
+    const calls: string[] = [];
+    const store = new PermalinkStore({ search: '?run=a&backend=wasm', pathname: '/', hash: '#x' }, { replaceState: (_s: unknown, _t: string, url?: string | URL | null) => calls.push(String(url)) });
+    const seen: unknown[] = [];
+    store.subscribe((s) => seen.push(s.seed));
+    store.update({ seed: 7, view: 'sample' });
+    store.update({ seed: undefined });
+    expect(calls).toEqual(['/?run=a&backend=wasm&view=sample&seed=7#x', '/?run=a&backend=wasm&view=sample#x']);
+    expect(seen).toEqual([7, undefined]);
+    expect(store.state).toEqual({ run: 'a', view: 'sample' });
+  });
+});
+
+describe('image helpers', () => {
+  const shape = { size: 2, channels: 3 as const };
+
+  it('maps [-1, 1] to bytes as the trainer does (rounded, clipped)', () => {
+    expect([-2, -1, 0, 1, 2, -0.999].map(toByte)).toEqual([0, 0, 128, 255, 255, 0]);
+  });
+
+  it('converts generator output to RGBA and back', () => {
+    const values = Float32Array.from({ length: 2 * 12 }, (_, i) => (i % 12) / 6 - 1);
+    const rgba = valuesToRgba(values, shape, 1);
+    expect(rgba).toHaveLength(16);
+    expect(Array.from(rgba.subarray(0, 4))).toEqual([0, 21, 42, 255]);
+    const back = rgbaToValues(rgba, shape);
+    back.forEach((v, i) => expect(v).toBeCloseTo(values[12 + i], 1));
+    expect(Array.from(rgbaToBytes(rgba, shape).subarray(0, 3))).toEqual([0, 21, 42]);
+  });
+
+  it('repeats one grey channel into RGB', () => {
+    expect(Array.from(valuesToRgba(new Float32Array([1, -1, 0, 1]), { size: 2, channels: 1 }).subarray(0, 8))).toEqual([255, 255, 255, 255, 0, 0, 0, 255]);
+  });
+
+  it('cuts tiles out of a sprite sheet and lays tiles out in a strip', () => {
+    const tiles = [0, 1, 2].map((k) => new Uint8ClampedArray(4 * 4).fill(k * 10));
+    const sheet = tileRgba(tiles, 2, 2);
+    expect([sheet.width, sheet.height]).toEqual([4, 4]);
+    tiles.forEach((tile, k) => expect(Array.from(sheetTile(sheet.rgba, sheet.width, 2, 2, k))).toEqual(Array.from(tile)));
+    const spaced = tileRgba(tiles, 2, 2, 1);
+    expect([spaced.width, spaced.height]).toEqual([5, 5]);
+    expect(spaced.rgba[2 * 4]).toBe(255); // the white gap
+    expect(spaced.rgba[3 * 4]).toBe(10);
+  });
+
+  it('PSNR: infinite agreement is capped at 100 dB; predictions are clipped; half-range error is 6 dB', () => {
+    expect(psnr([0, 0.5], [0, 0.5])).toBe(100);
+    expect(psnr([3], [1])).toBe(100);
+    expect(psnr([1, 1], [0, 0])).toBeCloseTo(10 * Math.log10(4), 6);
+    expect(psnr([9, 0, 0], [0, 0], 1, 2)).toBe(100);
+  });
+});
+
+describe('nearest training images', () => {
+  it('ranks tiles by pixel distance and reports RMSE in [0, 1] units', () => {
+    const tiles = new Uint8Array([0, 0, 255, 255, 128, 128, 250, 250]);
+    const query = new Float32Array([1, 1]); // bytes 255
+    const result = nearestTiles(query, tiles, 2, 3);
+    expect(result.map((r) => r.index)).toEqual([1, 3, 2]);
+    expect(result[0].rmse).toBe(0);
+    expect(result[1].rmse).toBeCloseTo(5 / 255, 6);
+  });
+});
+
+const source: ChoiceSource = {
+  latents: Float32Array.from({ length: 5 * 2 }, (_, i) => i),
+  dim: 2,
+  count: 5,
+  tileCount: 4,
+  labels: Int32Array.from([0, 1, 1, 0, 1]),
+  classes: ['cats', 'dogs'],
+};
+
+describe('choices', () => {
+  it('resolves images to their rows and classes to their mean code', () => {
+    expect(Array.from(codeOf(source, { image: 3 }))).toEqual([6, 7]);
+    expect(classMembers(source, 1)).toEqual([1, 2, 4]);
+    const mean = codeOf(source, { classMean: 1 });
+    expect(mean[0]).toBeCloseTo((2 + 4 + 8) / 3, 5);
+    expect(mean[1]).toBeCloseTo((3 + 5 + 9) / 3, 5);
+  });
+
+  it('validates choices against the run and falls back to images spread over it', () => {
+    expect(validChoice(source, { image: 4 })).toBe(false); // no tile in the atlas
+    expect(validChoice(source, { classMean: 2 })).toBe(false);
+    expect(choicesFor(source, { a: { image: 9 }, b: { classMean: 0 } }, ['a', 'b'])).toEqual({ a: { image: 0 }, b: { classMean: 0 } });
+    expect(choicesFor(source, {}, ['a', 'b', 'c', 'd'])).toEqual({ a: { image: 0 }, b: { image: 1 }, c: { image: 2 }, d: { image: 3 } });
+  });
+
+  it('searches by class name or number and describes choices', () => {
+    expect(searchImages(source, 'DOG')).toEqual([1, 2]);
+    expect(searchImages(source, '3')).toEqual([3]);
+    expect(searchImages(source, ' ')).toEqual([0, 1, 2, 3]);
+    expect(describeChoice(source, { image: 2 })).toBe('image 2 (dogs)');
+    expect(describeChoice(source, { classMean: 0 })).toBe('mean of cats');
+  });
+
+  it('random choices are distinct images', () => {
+    let k = 0;
+    const sequence = [0.1, 0.1, 0.6, 0.9];
+    const picks = randomChoices(source, ['a', 'b', 'c'], () => sequence[k++ % sequence.length]);
+    expect(new Set(Object.values(picks).map((c) => ('image' in c ? c.image : -1))).size).toBe(3);
+  });
+
+  it('stacks codes', () => {
+    expect(Array.from(concatCodes([new Float32Array([1, 2]), new Float32Array([3, 4])]))).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe('interpolation grid', () => {
+  const [a, b, c, d] = [[0, 0], [1, 0], [0, 1], [1, 1]].map((v) => Float32Array.from(v));
+
+  it('has the four codes at its corners and is bilinear in between', () => {
+    const grid = bilinearGrid(a, b, c, d, 3);
+    const at = (row: number, col: number) => Array.from(grid.subarray((row * 3 + col) * 2, (row * 3 + col + 1) * 2));
+    expect([at(0, 0), at(0, 2), at(2, 0), at(2, 2)]).toEqual([[0, 0], [1, 0], [0, 1], [1, 1]]);
+    expect(at(1, 1)).toEqual(Array.from(lerp(lerp(a, b, 0.5), lerp(c, d, 0.5), 0.5)));
+    expect(at(0, 1)).toEqual([0.5, 0]);
+  });
+
+  it('projects into the unit ball when asked', () => {
+    const grid = bilinearGrid(a, b, c, d, 2, 'ball');
+    expect(Math.hypot(grid[6], grid[7])).toBeCloseTo(1, 6);
+  });
+});
+
+describe('run loader errors', () => {
+  const respond = (routes: Record<string, { status?: number; body?: string }>) =>
+    (async (input: string | URL | Request) => {
+      const url = String(input);
+      const route = routes[url];
+      if (!route) return new Response('not found', { status: 404 });
+      return new Response(route.body ?? '', { status: route.status ?? 200 });
+    }) as typeof fetch;
+  const base = 'http://example.test/runs/';
+
+  it('resolves the runs base URL against the page', () => {
+    expect(runsBaseUrl('/runs', 'http://x.test/app/?run=a')).toBe('http://x.test/runs/');
+    expect(runsBaseUrl('https://cdn.test/r/', 'http://x.test/')).toBe('https://cdn.test/r/');
+  });
+
+  it('a missing, malformed, newer or empty index each say so', async () => {
+    const kind = (p: Promise<unknown>) => p.then(() => 'ok', (e: RunLoadError) => e.kind);
+    await expect(kind(loadRunsIndex(base, respond({})))).resolves.toBe('not-found');
+    await expect(kind(loadRunsIndex(base, respond({ [`${base}index.json`]: { body: '{' } })))).resolves.toBe('malformed');
+    await expect(kind(loadRunsIndex(base, respond({ [`${base}index.json`]: { body: '{"format":"glo-runs","formatVersion":9,"runs":[]}' } })))).resolves.toBe('newer-version');
+    await expect(kind(loadRunsIndex(base, respond({ [`${base}index.json`]: { body: '{"format":"glo-runs","formatVersion":1,"runs":[]}' } })))).resolves.toBe('empty-index');
+    await expect(kind(loadRunsIndex(base, respond({ [`${base}index.json`]: { status: 500 } })))).resolves.toBe('network');
+    const offline = (async () => {
+      throw new TypeError('Failed to fetch');
+    }) as typeof fetch;
+    await expect(loadRunsIndex(base, offline)).rejects.toThrow(/Could not download the runs index .*Failed to fetch/);
+  });
+
+  it('a manifest from a newer glo is refused by name', async () => {
+    const body = JSON.stringify({ format: 'glo-run', formatVersion: MANIFEST_VERSION + 1, runId: 'r' });
+    const error = await loadManifest(base, 'r', respond({ [`${base}r/manifest.json`]: { body } })).catch((e) => e);
+    expect(error).toBeInstanceOf(RunLoadError);
+    expect(error.kind).toBe('newer-version');
+    expect(error.userMessage).toMatch(/Update glo/);
+  });
+});
+
+describe('backend choice', () => {
+  it('?backend= forces a known backend and ignores others', () => {
+    expect(backendFromQuery('?backend=wasm')).toBe('wasm');
+    expect(backendFromQuery('?backend=cuda')).toBeUndefined();
+    expect(backendFromQuery('')).toBeUndefined();
+  });
+});
