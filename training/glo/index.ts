@@ -2,6 +2,7 @@
 export * from './config.ts';
 export * from './gaussian.ts';
 export * from './generator.ts';
+export * from './imle.ts';
 export * from './inversion.ts';
 export * from './laplacian.ts';
 export * from './latent-codec.ts';
@@ -13,4 +14,5 @@ export * from './metrics.ts';
 export * from './pca.ts';
 export * from './random.ts';
 export * from './step.ts';
+export * from './swd.ts';
 export * from './runs-index.ts';
