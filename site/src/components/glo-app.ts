@@ -19,7 +19,7 @@ const optionalViewNames: ViewName[] = ['edit'];
 
 export class GloApp extends HTMLElement {
   readonly permalink = new PermalinkStore();
-  readonly runsUrl = new URLSearchParams(location.search).get('runs') ?? __GLO_RUNS_URL__;
+  readonly runsUrl = __GLO_RUNS_URL__;
   private tf: TfHandle | undefined;
   private run: LoadedRun | undefined;
   private context: ViewContext | undefined;
@@ -67,6 +67,7 @@ export class GloApp extends HTMLElement {
     try {
       this.status('Loading TensorFlow.js…');
       const tfLoading = loadTf();
+      tfLoading.catch(() => undefined); // awaited below; a runs-index error must not leave it unhandled
       const index = await loadRunsIndex(this.runsUrl);
       this.select.replaceChildren(
         ...index.runs.map((r) => new Option(`${r.runId} (${r.dataset}, ${r.imageCount} images, ${r.reconstructionPsnr.toFixed(1)} dB)`, r.runId)),

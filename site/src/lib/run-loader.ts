@@ -206,7 +206,7 @@ export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl:
   const { dim, count } = manifest.latents;
   const shape: ImageShape = { size: manifest.dataset.imageSize, channels: manifest.dataset.channels };
 
-  const [model, latents, prior, labels, atlas] = await Promise.all([
+  const settled = await Promise.allSettled([
     loadGenerator(tf, runUrl, manifest, fetchImpl),
     (async () => {
       const bytes = new Uint8Array(await (await fetchOk(at(manifest.latents.file), 'the latent codes', fetchImpl, missingFile(manifest.latents.file))).arrayBuffer());
@@ -231,7 +231,21 @@ export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl:
       return Int32Array.from(json.index);
     })(),
     loadAtlas(at(manifest.atlas.file), fetchImpl, runId),
-  ]);
+  ] as const);
+  const failed = settled.find((r) => r.status === 'rejected');
+  if (failed) {
+    // Free what did load (the generator's weights may sit in GPU memory) before reporting the first failure.
+    if (settled[0].status === 'fulfilled') settled[0].value.dispose();
+    if (settled[4].status === 'fulfilled') settled[4].value.bitmap.close();
+    throw failed.reason;
+  }
+  const [model, latents, prior, labels, atlas] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    Awaited<ReturnType<typeof loadGenerator>>,
+    Float32Array,
+    PriorFile,
+    Int32Array | undefined,
+    Awaited<ReturnType<typeof loadAtlas>>,
+  ];
 
   const output = model.outputs[0].shape;
   if (output[1] !== shape.size || output[2] !== shape.size || output[3] !== shape.channels || model.inputs[0].shape[1] !== dim) {
