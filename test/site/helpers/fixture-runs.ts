@@ -7,7 +7,7 @@ import { parseManifest, type RunManifest } from '../../../training/glo/manifest.
 import { emptyRunsIndex, runsIndexEntry, withRun } from '../../../training/glo/runs-index.ts';
 import { makeImageFolder } from '../../training/training-fixtures.ts';
 import { withLock } from './lock.ts';
-import { digestOf, repoRoot, siteTestDir } from './site-build.ts';
+import { digestOf, pruneStale, repoRoot, siteTestDir } from './site-build.ts';
 
 export const fixtureRunId = 'fixture';
 
@@ -88,6 +88,7 @@ export async function ensureFixtureRuns(): Promise<FixtureRuns> {
     await writeFile(path.join(root, 'runs-empty', 'index.json'), JSON.stringify(emptyRunsIndex()));
     await mkdir(path.join(root, 'runs-none'), { recursive: true });
     await writeFile(path.join(root, 'done'), new Date().toISOString());
+    await pruneStale('runs', root);
     return result();
   });
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSite } from '../../../training/commands/serve.ts';
@@ -25,6 +25,19 @@ export function digestOf(paths: string[]): string {
 }
 
 /**
+ * Removes cached builds of other source versions (`<prefix>-<key>` siblings of `keep`) older than an hour: a
+ * fork of a run that started before the sources changed may still be reading a younger one.
+ */
+export async function pruneStale(prefix: string, keep: string): Promise<void> {
+  for (const entry of await readdir(siteTestDir).catch(() => [] as string[])) {
+    const full = path.join(siteTestDir, entry);
+    if (!entry.startsWith(`${prefix}-`) || full === keep) continue;
+    const info = await stat(full).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > 60 * 60_000) await rm(full, { recursive: true, force: true });
+  }
+}
+
+/**
  * The site built once for all test files (astro build takes ~20 s): keyed by the sources, shared between vitest's
  * forks through a lock, reused by later runs while nothing changed.
  */
@@ -41,6 +54,7 @@ export async function ensureSiteBuilt(): Promise<string> {
     delete env.GLO_RUNS_URL;
     await buildSite(partial, env);
     await rename(partial, dist);
+    await pruneStale('dist', dist);
     return dist;
   });
 }
