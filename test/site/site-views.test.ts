@@ -4,7 +4,7 @@
  * and the controls are labelled and reachable by keyboard. The wasm backend is forced (SwiftShader webgl is slow).
  */
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sampleGaussian, type GaussianPrior } from '../../training/glo/gaussian.ts';
 import { arithmetic, lerp, meanCode, slerp } from '../../training/glo/latent.ts';
 import { Random } from '../../training/glo/random.ts';
@@ -44,6 +44,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await server?.close();
+});
+
+// The shell catches stray errors and shows them in the page (role=alert), so the console alone would not see them.
+afterEach(async () => {
+  expect(await page.textContent('[data-error]')).toBe('');
+  expect(watched.errors).toEqual([]);
 });
 
 async function open(query: string, view: string): Promise<void> {
