@@ -45,6 +45,7 @@ export interface LoadedRun {
   labels?: Int32Array;
   classes?: string[];
   atlas: ImageBitmap;
+  /** The atlas as an object URL (for CSS sprites); revoked by dispose(). */
   atlasUrl: string;
   /** Training images with a tile in the atlas: 0..tileCount-1 (the atlas may hold fewer than count). */
   tileCount: number;
@@ -163,13 +164,14 @@ async function loadGenerator(tf: Tf, runUrl: string, manifest: RunManifest, fetc
   }
 }
 
-async function loadAtlas(url: string, fetchImpl: Fetch, runId: string): Promise<{ bitmap: ImageBitmap; rgba: Uint8ClampedArray }> {
+async function loadAtlas(url: string, fetchImpl: Fetch, runId: string): Promise<{ bitmap: ImageBitmap; rgba: Uint8ClampedArray; objectUrl: string }> {
   const response = await fetchOk(url, 'the training images', fetchImpl, () =>
     new RunLoadError('not-found', `Run "${runId}" is missing its training-image atlas (${url}). Publish or copy the run again.`, url),
   );
   let bitmap: ImageBitmap;
+  const blob = await response.blob();
   try {
-    bitmap = await createImageBitmap(await response.blob(), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch (e) {
     throw new RunLoadError('malformed', `${url} is not an image this browser can decode (${(e as Error).message}).`, url);
   }
@@ -178,7 +180,8 @@ async function loadAtlas(url: string, fetchImpl: Fetch, runId: string): Promise<
   canvas.height = bitmap.height;
   const context = canvas.getContext('2d', { willReadFrequently: true })!;
   context.drawImage(bitmap, 0, 0);
-  return { bitmap, rgba: context.getImageData(0, 0, bitmap.width, bitmap.height).data };
+  // Thumbnails are CSS sprites of this object URL: the atlas is downloaded once, and shows at once.
+  return { bitmap, rgba: context.getImageData(0, 0, bitmap.width, bitmap.height).data, objectUrl: URL.createObjectURL(blob) };
 }
 
 function checkPrior(prior: unknown, dim: number, url: string): PriorFile {
@@ -236,7 +239,10 @@ export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl:
   if (failed) {
     // Free what did load (the generator's weights may sit in GPU memory) before reporting the first failure.
     if (settled[0].status === 'fulfilled') settled[0].value.dispose();
-    if (settled[4].status === 'fulfilled') settled[4].value.bitmap.close();
+    if (settled[4].status === 'fulfilled') {
+      settled[4].value.bitmap.close();
+      URL.revokeObjectURL(settled[4].value.objectUrl);
+    }
     throw failed.reason;
   }
   const [model, latents, prior, labels, atlas] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
@@ -270,7 +276,7 @@ export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl:
     labels,
     classes: manifest.dataset.labels?.classes,
     atlas: atlas.bitmap,
-    atlasUrl: at(manifest.atlas.file),
+    atlasUrl: atlas.objectUrl,
     tileCount,
     tile,
     tileValues: (i) => rgbaToValues(tile(i), shape),
@@ -285,6 +291,7 @@ export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl:
     dispose() {
       model.dispose();
       atlas.bitmap.close();
+      URL.revokeObjectURL(atlas.objectUrl);
     },
   };
 }
