@@ -64,6 +64,13 @@ describe('--holdout', () => {
 });
 
 describe('glo eval', () => {
+  it('names what is wrong: no run, no manifest, bad flags', async () => {
+    await expect(evalCommand([])).rejects.toThrow(/takes one run/);
+    await expect(evalCommand([images, '--backend', 'cpu'])).rejects.toThrow(/has no manifest\.json/);
+    await expect(evalCommand([out, '--samples', '0'])).rejects.toThrow(/--samples must be a whole number >= 1/);
+    await expect(fitSamplerCommand([out, '--lr', 'fast'])).rejects.toThrow(/--lr must be a number > 0/);
+  });
+
   it('writes an eval.json that validates, agrees with the trainer and is deterministic for a seed', async () => {
     const code = await evalCommand([out, '--backend', 'wasm', '--quiet', ...smallFlags]);
     expect(code).toBe(0);

@@ -62,8 +62,9 @@ export async function evalCommand(args: string[]): Promise<number> {
     const text = values[flag];
     if (typeof text !== 'string') continue;
     const v = Number(text);
-    const ok = integer ? Number.isInteger(v) && v >= (key === 'seed' || key === 'fitSteps' || key === 'fitStarts' ? 0 : 1) : Number.isFinite(v) && v > 0;
-    if (!ok) throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a positive number'}, got "${text}".`);
+    const min = key === 'seed' || key === 'fitSteps' || key === 'fitStarts' ? 0 : 1;
+    const ok = integer ? Number.isInteger(v) && v >= min : Number.isFinite(v) && v > 0;
+    if (!ok) throw new UsageError(`--${flag} must be ${integer ? `a whole number >= ${min}` : 'a number > 0'}, got "${text}".`);
     (options as Record<string, number>)[key] = v;
   }
   const backend = (values.backend as string | undefined) ?? 'auto';
@@ -76,6 +77,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const reporter = consoleReporter({ quiet: Boolean(values.quiet) });
   const info = await initBackend(backend as BackendName, { threads });
   const storage = openStorage(positionals[0]);
+  if (!(await storage.exists('manifest.json'))) {
+    throw new UsageError(`${storage.uri} has no manifest.json: not a published run (wrong path, or training has not finished).`);
+  }
   reporter.info(`loading ${storage.uri} (backend ${info.name})`);
   const run = await loadRun(storage);
   const report = await evaluateRun(run, options, info.name, reporter);

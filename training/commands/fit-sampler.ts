@@ -54,8 +54,9 @@ export async function fitSamplerCommand(args: string[]): Promise<number> {
     const text = values[flag];
     if (typeof text !== 'string') continue;
     const v = Number(text);
-    const ok = integer ? Number.isInteger(v) && v >= (key === 'seed' ? 0 : 1) : Number.isFinite(v) && v > 0;
-    if (!ok) throw new UsageError(`--${flag} must be ${integer ? 'a whole number' : 'a positive number'}${key === 'seed' ? '' : ' above 0'}, got "${text}".`);
+    const min = key === 'seed' || key === 'minStepsPerRound' ? 0 : 1;
+    const ok = integer ? Number.isInteger(v) && v >= min : Number.isFinite(v) && v > 0;
+    if (!ok) throw new UsageError(`--${flag} must be ${integer ? `a whole number >= ${min}` : 'a number > 0'}, got "${text}".`);
     (options as Record<string, number>)[key] = v;
   }
   const backend = (values.backend as string | undefined) ?? 'auto';
@@ -67,6 +68,9 @@ export async function fitSamplerCommand(args: string[]): Promise<number> {
   const reporter = consoleReporter({ quiet: Boolean(values.quiet) });
   await initBackend(backend as BackendName, { threads });
   const storage = openStorage(positionals[0]);
+  if (!(await storage.exists('manifest.json'))) {
+    throw new UsageError(`${storage.uri} has no manifest.json: not a published run (wrong path, or training has not finished).`);
+  }
   const manifest = await addSamplerToRun(storage, options, reporter);
   process.stdout.write(`${storage.uri}: IMLE sampler in ${manifest.sampler!.file}, matching loss ${manifest.sampler!.matchingLoss.toFixed(5)}\n`);
   return 0;

@@ -83,7 +83,7 @@ export const evalReportSchema = z.strictObject({
       imagesPerSet: z.number().int().positive(),
       floor: swdResult,
       gaussian: swdResult.describe('Samples of that class\'s Gaussian (prior.json classes) vs half of its images.'),
-    })).optional().describe('Per class, for labelled runs (classes with at least 4 training images).'),
+    })).optional().describe('Per class, for labelled runs (classes with at least 16 training images: 8 per set).'),
   }),
   memorization: z.strictObject({
     trainNearestTrain: z.strictObject({

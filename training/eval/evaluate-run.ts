@@ -193,7 +193,8 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
       const classPrior = run.prior.classes![name];
       const members = allRows.filter((i) => labels.index[i] === c);
       const nc = Math.min(options.swdImages, Math.floor(members.length / 2));
-      if (!classPrior || nc < 2) return;
+      // Fewer than 8 images per set measure the sampling noise of a handful of patches more than the class.
+      if (!classPrior || nc < 8) return;
       const shuffled = new Random(options.seed + 31 + c).permutation(members.length).map((k) => members[k]);
       const a = describe(rowsOf(train, shuffled.subarray(0, nc)), nc);
       const b = describe(rowsOf(train, shuffled.subarray(nc, 2 * nc)), nc);
