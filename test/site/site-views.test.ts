@@ -92,6 +92,17 @@ describe('the demo site on a trained run', () => {
     expect(watched.errors).toEqual([]);
   });
 
+  it('picks the best backend the browser has when none is forced, and shows it', async () => {
+    const other = await watchedPage(browser);
+    await other.page.goto(`${server.url}?run=${fixtureRunId}`);
+    await waitForApp(other.page);
+    // Headless Chromium here has no WebGPU adapter but WebGL (SwiftShader): webgl is the best it offers.
+    expect(['webgpu', 'webgl']).toContain(await other.page.textContent('[data-backend]'));
+    await other.page.waitForSelector('glo-reconstructions[data-state=ready]', { timeout: 60_000 });
+    expect(other.errors).toEqual([]);
+    await other.page.close();
+  });
+
   it('lists the nearest training images to a reconstruction, closest first', async () => {
     await page.click('canvas[data-recon-index="5"]');
     const rows = await page.$$eval('[data-nearest-index]', (els) => els.map((e) => ({ index: Number((e as HTMLElement).dataset.nearestIndex), rmse: Number((e as HTMLElement).dataset.rmse) })));
