@@ -7,7 +7,7 @@ import { bilinearGrid } from '../../site/src/lib/grid.ts';
 import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, toByte, valuesToRgba } from '../../site/src/lib/images.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
 import { decodePermalink, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
-import { loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
+import { countingFetch, loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
 import { backendFromQuery } from '../../site/src/lib/tf.ts';
 
 describe('permalink', () => {
@@ -201,5 +201,17 @@ describe('backend choice', () => {
     expect(backendFromQuery('?backend=wasm')).toBe('wasm');
     expect(backendFromQuery('?backend=cuda')).toBeUndefined();
     expect(backendFromQuery('')).toBeUndefined();
+  });
+});
+
+describe('download progress', () => {
+  it('counts the bytes of response bodies as they are read, and passes errors through', async () => {
+    const chunks: number[] = [];
+    const inner = (async (input: string | URL | Request) =>
+      String(input).endsWith('missing') ? new Response('no', { status: 404 }) : new Response(new Uint8Array(1000))) as typeof fetch;
+    const counted = countingFetch(inner, (n) => chunks.push(n));
+    expect((await (await counted('http://x.test/a')).arrayBuffer()).byteLength).toBe(1000);
+    expect(chunks.reduce((s, n) => s + n, 0)).toBe(1000);
+    expect((await counted('http://x.test/missing')).status).toBe(404);
   });
 });

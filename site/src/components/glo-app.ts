@@ -95,7 +95,16 @@ export class GloApp extends HTMLElement {
     try {
       if (!this.tf) return;
       this.status(`Loading run ${runId}…`);
-      const run = await loadRun(this.runsUrl, runId, this.tf.tf);
+      const progress = this.querySelector<HTMLProgressElement>('[data-progress]');
+      const run = await loadRun(this.runsUrl, runId, this.tf.tf, fetch, (loaded, total) => {
+        if (token !== this.loadToken) return;
+        this.status(`Loading run ${runId}… ${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+        if (progress) {
+          progress.hidden = false;
+          progress.max = total;
+          progress.value = loaded;
+        }
+      }).finally(() => progress && (progress.hidden = true));
       if (token !== this.loadToken) {
         run.dispose();
         return;

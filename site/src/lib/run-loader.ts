@@ -184,6 +184,21 @@ async function loadAtlas(url: string, fetchImpl: Fetch, runId: string): Promise<
   return { bitmap, rgba: context.getImageData(0, 0, bitmap.width, bitmap.height).data, objectUrl: URL.createObjectURL(blob) };
 }
 
+/** A fetch whose response bodies report each chunk's size as it arrives (download progress). */
+export function countingFetch(fetchImpl: Fetch, onBytes: (bytes: number) => void): Fetch {
+  return (async (input: RequestInfo | URL, init?: RequestInit) => {
+    const response = await fetchImpl(input, init);
+    if (!response.ok || !response.body) return response;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        onBytes(chunk.byteLength);
+        controller.enqueue(chunk);
+      },
+    });
+    return new Response(response.body.pipeThrough(counter), { status: response.status, statusText: response.statusText, headers: response.headers });
+  }) as Fetch;
+}
+
 function checkPrior(prior: unknown, dim: number, url: string): PriorFile {
   const valid = (g: unknown): g is GaussianPrior => {
     const p = g as GaussianPrior;
@@ -200,8 +215,19 @@ function checkPrior(prior: unknown, dim: number, url: string): PriorFile {
  * Loads everything a view needs from one run: manifest first (it says what else exists), then the generator,
  * the codes, the prior, the labels and the atlas in parallel. `tf` is the page's loaded TensorFlow.js.
  */
-export async function loadRun(baseUrl: string, runId: string, tf: Tf, fetchImpl: Fetch = fetch): Promise<LoadedRun> {
+export async function loadRun(
+  baseUrl: string,
+  runId: string,
+  tf: Tf,
+  fetchImpl: Fetch = fetch,
+  onProgress?: (loadedBytes: number, totalBytes: number) => void,
+): Promise<LoadedRun> {
   const manifest = await loadManifest(baseUrl, runId, fetchImpl);
+  if (onProgress) {
+    const total = manifest.files.filter((f) => !f.path.startsWith('previews/') && f.path !== manifest.metrics.file).reduce((n, f) => n + f.bytes, 0);
+    let loaded = 0;
+    fetchImpl = countingFetch(fetchImpl, (bytes) => onProgress((loaded += bytes), Math.max(total, loaded)));
+  }
   const runUrl = new URL(`${encodeURIComponent(runId)}/`, runsBaseUrl(baseUrl)).href;
   const at = (file: string) => new URL(file, runUrl).href;
   const missingFile = (file: string) => () =>
