@@ -110,7 +110,7 @@ describe('edit view (Chromium, wasm)', () => {
 
     await page.fill('#edit-steps', '5000');
     await page.click('[data-restore]');
-    await page.waitForFunction(() => Number(document.querySelector('progress')?.closest('glo-edit')?.querySelector('progress')?.value) >= 3);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLProgressElement>('glo-edit progress')?.value) >= 3);
     await page.click('[data-cancel]');
     await page.waitForSelector('glo-edit[data-state=cancelled]', { timeout: 30_000 });
     const summary = (await page.textContent('[data-edit-summary]'))!;
@@ -119,6 +119,14 @@ describe('edit view (Chromium, wasm)', () => {
     expect(stoppedAt).toBeLessThan(5000);
     expect(await page.isEnabled('[data-restore]')).toBe(true);
     expect(await page.isDisabled('[data-cancel]')).toBe(true);
+
+    // Another tab stops a restoration too, keeping what it reached for when the Edit tab comes back.
+    await page.click('[data-restore]');
+    await page.waitForSelector('glo-edit[data-state=restoring]');
+    await page.click('#tab-reconstructions');
+    await page.waitForSelector('glo-edit[data-state=cancelled]', { state: 'attached', timeout: 30_000 });
+    await page.click('#tab-edit');
+    expect(await page.textContent('[data-edit-summary]')).toMatch(/^Cancelled at step/);
     expect(errors).toEqual([]);
     await page.close();
   });

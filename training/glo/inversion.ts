@@ -175,7 +175,7 @@ export async function invert(options: InvertOptions): Promise<InversionResult> {
   const yieldEvery = Math.max(1, options.yieldEvery ?? 1);
   const objective = makeObjective(options);
 
-  const initial = initialCodes(options, objective);
+  const initial = await initialCodes(options, objective);
   const start = tf.tensor2d(initial, [n, latentDim]);
   const z = tf.variable(start, true);
   start.dispose(); // the variable keeps its own reference to the data
@@ -202,7 +202,9 @@ export async function invert(options: InvertOptions): Promise<InversionResult> {
       if ((step + 1) % yieldEvery === 0) await yieldToEventLoop();
     }
     // The objective at the final codes completes the history (lossHistory[k] = before step k).
-    lossHistory.push(tf.tidy(() => tf.sum(objective(z)).dataSync()[0] / n));
+    const final = tf.tidy(() => tf.sum(objective(z)));
+    lossHistory.push((await final.data())[0] / n);
+    final.dispose();
     const codes = (await z.data()) as Float32Array;
     const image = tf.tidy(() => generator.apply(z, { training: false }) as tf.Tensor4D);
     const restored = (await image.data()) as Float32Array;
@@ -298,7 +300,7 @@ export function lowerTriangularInverse(factor: ArrayLike<number>, dim: number): 
  * N(0, I/d) without one), adds the mean, and keeps each image's candidate with the lowest objective:
  * gradient descent through a generator is non-convex, and a good start matters more than more steps.
  */
-function initialCodes(options: InvertOptions, objective: Objective): Float32Array {
+async function initialCodes(options: InvertOptions, objective: Objective): Promise<Float32Array> {
   const { init = 'mean', latentDim: dim, target, prior } = options;
   const n = target.shape[0];
   const projection = options.projection ?? 'ball';
@@ -326,7 +328,10 @@ function initialCodes(options: InvertOptions, objective: Objective): Float32Arra
     candidates.set(samples, n * dim);
   }
   if (projection === 'sphere') project(candidates, dim, projection);
-  const scores = tf.tidy(() => objective(tf.tensor2d(candidates, [(k + 1) * n, dim])).dataSync());
+  const scoresTensor = tf.tidy(() => objective(tf.tensor2d(candidates, [(k + 1) * n, dim])));
+  // Asynchronous read-back: on webgl/webgpu a synchronous one would block the page.
+  const scores = await scoresTensor.data();
+  scoresTensor.dispose();
   const codes = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     let best = 0;

@@ -233,9 +233,9 @@ export class GloEdit extends ViewElement {
     this.damaged = undefined;
   }
 
-  /** The shell calls this when another tab opens: a restoration in flight stops. */
+  /** The shell calls this when another tab opens: a restoration in flight stops, keeping what it reached. */
   deactivate(): void {
-    this.cancel();
+    this.cancel(true);
   }
 
   private async chooseImage(index: number, record = true): Promise<void> {
@@ -425,10 +425,17 @@ export class GloEdit extends ViewElement {
             drawLossChart(this.chart, losses);
           }
         },
+      }).catch((e: unknown) => {
+        // A restoration stopped because the run went away may fail on the disposed generator: nothing to report.
+        if (controller.signal.aborted && !this.cancelledByUser.has(controller)) return undefined;
+        throw e;
       });
       const seconds = (performance.now() - started) / 1000;
       // Stopped because the image, the damage or the run changed: that newer state owns the panels now.
-      if (result.aborted && !this.cancelledByUser.has(controller)) return;
+      if (!result || (result.aborted && !this.cancelledByUser.has(controller))) {
+        if (!this.restoring && this.dataset.state === 'restoring') this.dataset.state = 'ready';
+        return;
+      }
       const scores = scoreEdit(clean, damaged, result);
       paint(this.restoredCanvas, valuesToRgba(result.restored, run.shape), this.size);
       drawLossChart(this.chart, losses);
