@@ -8,7 +8,7 @@
  * For tests and the bench the element reports its state in attributes: data-state (idle | damaging | ready |
  * restoring | done | cancelled), and the outputs carry data-value (PSNR in dB, steps per second).
  */
-import { describeChoice, labelOf } from '../lib/choices.ts';
+import { describeChoice } from '../lib/choices.ts';
 import {
   applyDamage,
   downsampleFactors,
@@ -25,17 +25,15 @@ import {
 } from '../lib/edit.ts';
 import { paint, psnr, valuesToRgba } from '../lib/images.ts';
 import type { ViewContext } from '../lib/view.ts';
-import { sprite } from './thumbnails.ts';
+import { Picker } from './picker.ts';
 import { h, ViewElement } from './view-base.ts';
-
-const THUMBS = 15;
 
 const styles = `
 glo-edit .edit-controls { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: .8rem; }
 glo-edit fieldset { display: flex; flex-direction: column; gap: .45rem; align-items: flex-start; margin: 0; min-width: 0; }
 glo-edit fieldset label { flex-wrap: wrap; }
 glo-edit fieldset label.option { flex-wrap: nowrap; align-items: baseline; }
-glo-edit .gallery button { padding: 1px; }
+glo-edit .picker { margin-top: .8rem; }
 glo-edit .edit-panels { display: flex; flex-wrap: wrap; gap: 1rem; margin: 0 0 .8rem; }
 glo-edit figure { margin: 0; display: flex; flex-direction: column; align-items: center; gap: .25rem; }
 glo-edit canvas.image.edit-big { width: 176px; height: 176px; }
@@ -61,7 +59,7 @@ export class GloEdit extends ViewElement {
   // Controls and outputs, created in build().
   private indexInput!: HTMLInputElement;
   private uploadInput!: HTMLInputElement;
-  private thumbs!: HTMLDivElement;
+  private picker!: Picker;
   private kindInputs!: HTMLInputElement[];
   private brushInput!: HTMLInputElement;
   private noiseInput!: HTMLInputElement;
@@ -103,15 +101,19 @@ export class GloEdit extends ViewElement {
 
     this.indexInput = h('input', { type: 'number', id: id('index'), min: 0, value: 0, 'data-image-index': true });
     this.uploadInput = h('input', { type: 'file', id: id('upload'), accept: 'image/*', 'data-upload': true });
-    const random = h('button', { type: 'button', 'data-random': true }, 'Random image');
-    this.thumbs = h('div', { class: 'gallery', role: 'group', 'aria-label': 'Training images' });
+    // The gallery the other views use (search by label or number, pages, random), with one slot: the image to edit.
+    this.picker = new Picker('edit', {
+      slots: [{ slot: 'a', label: 'the image to edit' }],
+      onPick: (_slot, choice) => {
+        if ('image' in choice) this.guard(() => this.chooseImage(choice.image));
+      },
+      onRandom: () => this.guard(() => this.chooseImage(Math.floor(Math.random() * (this.context?.run.tileCount ?? 1)))),
+    });
     const source = h(
       'fieldset',
       {},
       h('legend', {}, '1. Image'),
       h('label', { for: id('index') }, 'Training image #', this.indexInput),
-      random,
-      this.thumbs,
       h('label', { for: id('upload') }, 'Or upload a picture', this.uploadInput),
       h('span', { class: 'hint' }, 'Uploads are centre-cropped and resized to the run\'s size.'),
     );
@@ -186,10 +188,10 @@ export class GloEdit extends ViewElement {
       h('div', { class: 'edit-panels' }, clean.element, damaged.element, restored.element),
       this.summary,
       h('div', { class: 'edit-controls' }, source, damage, run),
+      this.picker.element,
     );
 
     this.indexInput.addEventListener('change', () => this.guard(() => this.chooseImage(Number(this.indexInput.value))));
-    random.addEventListener('click', () => this.guard(() => this.chooseImage(Math.floor(Math.random() * (this.context?.run.tileCount ?? 1)))));
     this.uploadInput.addEventListener('change', () => this.guard(() => this.upload()));
     for (const input of this.kindInputs) {
       input.addEventListener('change', () => {
@@ -216,6 +218,7 @@ export class GloEdit extends ViewElement {
     const { run } = context;
     this.cancel();
     this.indexInput.max = String(run.tileCount - 1);
+    this.picker.setRun(run);
     this.factorSelect.replaceChildren(...downsampleFactors(run.shape.size).map((f) => new Option(`${f}x (${run.shape.size / f} px)`, String(f))));
     this.factorSelect.value = String(downsampleFactors(run.shape.size)[1] ?? downsampleFactors(run.shape.size)[0]);
     this.keep = squareHole(run.shape.size, 0.4);
@@ -249,7 +252,7 @@ export class GloEdit extends ViewElement {
     this.cleanCaption = describeChoice(run, { image: i });
     this.cleanCaptionElement.textContent = `Original: ${this.cleanCaption}`;
     if (record) context.permalink.update({ a: { image: i } });
-    this.renderThumbs();
+    this.picker.setChosen({ a: { image: i } });
     await this.newImage();
   }
 
@@ -260,7 +263,7 @@ export class GloEdit extends ViewElement {
     this.clean = await imageFileToValues(file, context.run.shape);
     this.cleanCaption = `upload: ${file.name}`;
     this.cleanCaptionElement.textContent = `Original: ${file.name}`;
-    this.renderThumbs();
+    this.picker.setChosen({});
     await this.newImage();
   }
 
@@ -269,21 +272,6 @@ export class GloEdit extends ViewElement {
     paint(this.cleanCanvas, valuesToRgba(this.clean!, this.context!.run.shape), this.size);
     this.clearRestored();
     await this.redamage();
-  }
-
-  private renderThumbs(): void {
-    const context = this.context;
-    if (!context) return;
-    const { run } = context;
-    const first = Math.floor(this.image / THUMBS) * THUMBS;
-    const buttons = [];
-    for (let i = first; i < Math.min(first + THUMBS, run.tileCount); i++) {
-      const label = labelOf(run, i);
-      const button = h('button', { type: 'button', 'aria-pressed': String(i === this.image && !this.cleanCaption.startsWith('upload')), 'aria-label': `Training image ${i}${label ? ` (${label})` : ''}`, 'data-thumb': i }, sprite(run, i, 40));
-      button.addEventListener('click', () => this.guard(() => this.chooseImage(i)));
-      buttons.push(button);
-    }
-    this.thumbs.replaceChildren(...buttons);
   }
 
   private setKind(kind: DamageKind): Promise<void> {
