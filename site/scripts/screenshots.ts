@@ -2,8 +2,8 @@
  * `npm run screenshots [-- --run runs/emoji-quick] [--out docs/screenshots] [--backend wasm]`
  *
  * Drives the real built page in headless Chromium on a run and saves one PNG per view into docs/screenshots/
- * (reconstructions, morph, grid, sample, arithmetic, edit, nearest), at a 1000x700 viewport, palette-compressed so
- * the README's images stay small. The run: --run, else runs/emoji-quick, else the bench run (npm run bench:site
+ * (reconstructions, morph, grid, sample, arithmetic, edit, nearest): 1000 px wide, 760 px of the page from the tab
+ * bar down (the first one from the top), palette-compressed so the README's images stay small. The run: --run, else runs/emoji-quick, else the bench run (npm run bench:site
  * trains one), else the site tests' fixture run.
  */
 import { existsSync } from 'node:fs';
@@ -63,7 +63,10 @@ async function shoot(page: Page, url: string, shot: Shot, out: string): Promise<
     await page.waitForSelector('glo-nearest [data-nearest-index]');
     await page.locator('aside.nearest').scrollIntoViewIfNeeded();
   }
-  const png = await page.screenshot();
+  // The first picture shows the whole page top; the others start at the tab bar so the view itself fills the frame.
+  const top = shot === 'reconstructions' ? 0 : Math.max(0, ((await page.locator('[role=tablist]').boundingBox({ timeout: 5_000 }).catch(() => null))?.y ?? 0) + (await page.evaluate('window.scrollY') as number) - 8);
+  const height = await page.evaluate('document.documentElement.scrollHeight') as number;
+  const png = await page.screenshot({ fullPage: true, clip: { x: 0, y: top, width: 1000, height: Math.min(760, height - top) } });
   const small = await sharp(png).png({ palette: true, quality: 90, compressionLevel: 9, effort: 10 }).toBuffer();
   await writeFile(path.join(out, `${shot}.png`), small);
   console.log(`  ${shot}.png (${(small.byteLength / 1024).toFixed(0)} KiB)`);
