@@ -132,7 +132,8 @@ describe('edit view (Chromium, wasm)', () => {
   });
 
   it('labels every control and reaches them with the keyboard; the square hole works without a mouse', async () => {
-    const { page, errors } = await openEdit();
+    const { page, errors } = await openEdit('&seed=7');
+    expect(await page.inputValue('#edit-seed')).toBe('7');
     const unlabelled = await page.$$eval('glo-edit input, glo-edit select, glo-edit button, glo-edit progress', (elements) =>
       elements.filter((e) => {
         const labels = (e as HTMLInputElement).labels;

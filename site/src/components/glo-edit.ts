@@ -201,6 +201,8 @@ export class GloEdit extends ViewElement {
     hole.addEventListener('click', () => this.guard(() => this.setMask(squareHole(this.size, 0.4))));
     clear.addEventListener('click', () => this.guard(() => this.setMask(emptyMask(this.size))));
     for (const input of [this.noiseInput, this.seedInput, this.factorSelect]) input.addEventListener('change', () => this.guard(() => this.redamage()));
+    // The noise seed (which also seeds the restoration's starts) goes into the permalink, like the other views' seeds.
+    this.seedInput.addEventListener('change', () => this.context?.permalink.update({ seed: Math.max(0, Math.floor(Number(this.seedInput.value) || 0)) }));
     this.noiseInput.addEventListener('input', () => this.guard(() => this.redamage()));
     this.restoreButton.addEventListener('click', () => this.guard(() => this.runRestore()));
     this.cancelButton.addEventListener('click', () => this.cancel(true));
