@@ -115,6 +115,21 @@ describe('compute environments and queue', () => {
     }
   });
 
+  it('respects "a spot reclaim SIGTERMs the job" (ECS spot draining in MIME user data Batch accepts)', () => {
+    const [[, launchTemplate]] = ofType('AWS::EC2::LaunchTemplate');
+    const userData = launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64'];
+    // The MIME text is an Fn::Join whose shell part is itself an Fn::Base64 (the part's transfer encoding).
+    const render = (value: Json): string =>
+      typeof value === 'string' ? value
+        : value['Fn::Base64'] !== undefined ? render(value['Fn::Base64'])
+          : value['Fn::Join'][1].map(render).join(value['Fn::Join'][0]);
+    const text = render(userData);
+    expect(text).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
+    expect(text).toContain('Content-Type: text/x-shellscript');
+    expect(text).toContain('echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config');
+    expect(text).toMatch(/echo ECS_CONTAINER_STOP_TIMEOUT=\d+s >> \/etc\/ecs\/ecs.config/);
+  });
+
   it('respects "no NAT gateway" (instances reach S3 through a gateway endpoint)', () => {
     template.resourceCountIs('AWS::EC2::NatGateway', 0);
     template.hasResourceProperties('AWS::EC2::VPCEndpoint', { VpcEndpointType: 'Gateway' });
