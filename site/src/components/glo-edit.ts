@@ -82,19 +82,6 @@ export class GloEdit extends ViewElement {
   private summary!: HTMLParagraphElement;
   private panels: Record<DamageKind, HTMLElement> = {} as Record<DamageKind, HTMLElement>;
 
-  /**
-   * This element is defined lazily (the shell imports it when the Edit tab first opens), so the shell may have set
-   * `context` on the plain element before the upgrade: that own property would hide the class's accessor. Take it
-   * over through the setter (the usual custom-element "lazy property" fix).
-   */
-  connectedCallback(): void {
-    if (Object.prototype.hasOwnProperty.call(this, 'context')) {
-      const early = (this as unknown as { context: ViewContext | undefined }).context;
-      delete (this as unknown as { context?: ViewContext }).context;
-      this.context = early;
-    }
-  }
-
   protected build(): void {
     this.dataset.state = 'idle';
     const id = (name: string) => `edit-${name}`;

@@ -10,6 +10,19 @@ export abstract class ViewElement extends HTMLElement implements GloView {
   private built = false;
   protected abort = new AbortController();
 
+  /**
+   * Views may be defined lazily (the shell imports the Edit view when its tab first opens), so the shell can set
+   * `context` on the plain element before the upgrade; that own property would hide this class's accessor. Take it
+   * over through the setter (the custom-element "lazy property" pattern).
+   */
+  connectedCallback(): void {
+    if (Object.prototype.hasOwnProperty.call(this, 'context')) {
+      const early = (this as unknown as { context: ViewContext | undefined }).context;
+      delete (this as unknown as { context?: ViewContext }).context;
+      this.context = early;
+    }
+  }
+
   get context(): ViewContext | undefined {
     return this.current;
   }
