@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fitGaussian, sampleGaussian } from '../../training/glo/gaussian.ts';
 import { cholesky, symmetricEigen } from '../../training/glo/linalg.ts';
-import { fitPca, pcaDecode, pcaEncode } from '../../training/glo/pca.ts';
+import { fitPca, pcaDecode, pcaEncode, type PcaModel } from '../../training/glo/pca.ts';
 import { Random } from '../../training/glo/random.ts';
 
 beforeAll(async () => {
@@ -84,6 +84,28 @@ describe('PCA by randomized SVD', () => {
     for (let c = k; c < d; c++) tail += exact.values[c];
     expect(err).toBeCloseTo(tail, 2);
     expect(err).toBeLessThan(total);
+  });
+
+  it('decodes more than 2^24 distinct values (the paper preset: 3,786 images at 64 px), in chunks', () => {
+    // 2,500 images of 64 x 64 x 3 = 30.7 M values, about 25 M of them distinct as float32: tf.tidy walking a
+    // returned typed array puts every distinct value in a Set, which V8 caps at 2^24 entries ("Set maximum size
+    // exceeded").
+    const count = 2500;
+    const d = 64 * 64 * 3;
+    const k = 2;
+    const random = new Random(5);
+    const components = Float32Array.from({ length: k * d }, () => random.normal());
+    const mean = Float32Array.from({ length: d }, () => random.normal());
+    const model: PcaModel = { componentCount: k, pixelsPerImage: d, components, mean, singularValues: new Float64Array(k) };
+    const codes = Float32Array.from({ length: count * k }, () => random.normal());
+    const recon = pcaDecode(model, codes, count);
+    expect(recon.length).toBe(count * d);
+    for (const n of [0, 1023, 1024, 2048, count - 1]) {
+      for (const i of [0, 1, d - 1]) {
+        const expected = mean[i] + codes[n * k] * components[i] + codes[n * k + 1] * components[d + i];
+        expect(recon[n * d + i]).toBeCloseTo(expected, 4);
+      }
+    }
   });
 });
 

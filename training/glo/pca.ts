@@ -113,11 +113,22 @@ export function pcaEncode(model: PcaModel, pixels: Uint8Array, count: number, ch
   return out;
 }
 
-/** Images mean + codes V^T, [count, pixelsPerImage] in [-1, 1] (unclipped). */
-export function pcaDecode(model: PcaModel, codes: Float32Array, count: number): Float32Array {
+/**
+ * Images mean + codes V^T, [count, pixelsPerImage] in [-1, 1] (unclipped), in chunks like pcaEncode. The
+ * pixels are read outside tf.tidy: tidy walks a returned typed array element by element looking for tensors,
+ * which throws "Set maximum size exceeded" beyond 2^24 values (1,366 images at 64 px).
+ */
+export function pcaDecode(model: PcaModel, codes: Float32Array, count: number, chunk = 1024): Float32Array {
   const { componentCount: k, pixelsPerImage: d } = model;
-  return tf.tidy(() => {
-    const c = tf.tensor2d(codes, [count, k]);
-    return tf.add(tf.matMul(c, tf.tensor2d(model.components, [k, d])), tf.tensor1d(model.mean)).dataSync() as Float32Array;
-  });
+  const out = new Float32Array(count * d);
+  const comps = tf.tensor2d(model.components, [k, d]);
+  const mean = tf.tensor1d(model.mean);
+  for (let start = 0; start < count; start += chunk) {
+    const rows = Math.min(chunk, count - start);
+    const images = tf.tidy(() => tf.add(tf.matMul(tf.tensor2d(codes.subarray(start * k, (start + rows) * k), [rows, k]), comps), mean));
+    out.set(images.dataSync(), start * d);
+    images.dispose();
+  }
+  tf.dispose([comps, mean]);
+  return out;
 }
