@@ -180,7 +180,7 @@ export function isNvidiaX86Instance(instanceType: string): boolean {
 }
 
 /** What the ECS agent on every instance is told: SIGTERM the job on a spot interruption notice. */
-export const ECS_AGENT_SETTINGS = {
+const ECS_AGENT_SETTINGS = {
   // Off by default: without it ECS ignores the two-minute notice and the instance dies under the job, so the
   // retry resumes from the last periodic checkpoint instead of one written at the reclaim.
   ECS_ENABLE_SPOT_INSTANCE_DRAINING: 'true',

@@ -3,10 +3,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../training/backend/backend.ts';
 import { loadDataset, type Dataset } from '../../training/data/dataset.ts';
-import { batchTargetValues } from '../../training/evaluate.ts';
+import { batchTargetValues, reconstruct } from '../../training/evaluate.ts';
 import { resolveConfig } from '../../training/glo/config.ts';
 import { decodeLatents } from '../../training/glo/latent-codec.ts';
-import { gatherRows } from '../../training/glo/latent.ts';
 import type { RunManifest } from '../../training/glo/manifest.ts';
 import { meanImageMetrics } from '../../training/glo/metrics.ts';
 import { outputGradientScale } from '../../training/glo/step.ts';
@@ -51,9 +50,7 @@ beforeAll(async () => {
   const storage = openStorage(out);
   const generator = await loadModel(storage, 'model');
   const latents = decodeLatents(await storage.read('latents.bin'), manifest.latents.count, manifest.latents.dim);
-  reconstructions = tf.tidy(
-    () => (generator.predict(tf.tensor2d(gatherRows(latents, config.latentDim, rows), [count, config.latentDim])) as tf.Tensor).dataSync() as Float32Array,
-  );
+  reconstructions = reconstruct(generator, latents, config.latentDim, rows, 'inference');
 }, 300_000);
 
 /** Mean over pixels of the variance across images: 0 when every image is the same. */
