@@ -11,10 +11,9 @@ import {
   lowerTriangularInverse,
   maskOperator,
   noiseOperator,
-  perImageLoss,
   type InvertOptions,
 } from '../../training/glo/inversion.ts';
-import { reconstructionLoss } from '../../training/glo/laplacian.ts';
+import { perImageLoss, reconstructionLoss } from '../../training/glo/laplacian.ts';
 import { norm, projectToUnitBall } from '../../training/glo/latent.ts';
 import { psnrFromMse } from '../../training/glo/metrics.ts';
 import { Random } from '../../training/glo/random.ts';

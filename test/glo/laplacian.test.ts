@@ -1,11 +1,58 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+// Registers tfjs' gradient functions (the reference pyramid is differentiated by tfjs' autodiff).
+import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { binomialKernel2d, lap1Loss, laplacianPyramid, reconstructionLoss } from '../../training/glo/laplacian.ts';
+import { binomialKernel2d, expandMatrix, lap1Loss, laplacianPyramid, reconstructionLoss, reduceMatrix } from '../../training/glo/laplacian.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
+
+/**
+ * The pyramid as Burt & Adelson define it, written the direct way: 2-D reflect padding, a 5x5 conv with
+ * the outer-product kernel, decimation by stride 2; EXPAND by zero insertion then the blur times 4. The
+ * trainer's separable matrix form must equal this.
+ */
+function referencePyramid(images: tf.Tensor4D, levels: number): tf.Tensor4D[] {
+  return tf.tidy(() => {
+    const [n, h, w, c] = images.shape;
+    const kernel = tf.tensor4d(binomialKernel2d().flat(), [5, 5, 1, 1]);
+    // Reflect padding by gather, not tf.mirrorPad: tfjs' MirrorPad gradient only slices dy and drops what
+    // the reflected border samples contribute, while gather's gradient is exact.
+    const reflectPad = (x: tf.Tensor4D) => {
+      const side = x.shape[1];
+      const index = tf.tensor1d(Array.from({ length: side + 4 }, (_, i) => Math.abs(side - 1 - Math.abs(i - 2 - (side - 1)))), 'int32');
+      return tf.gather(tf.gather(x, index, 1), index, 2) as tf.Tensor4D;
+    };
+    const blur = (x: tf.Tensor4D, stride: 1 | 2) => tf.conv2d(reflectPad(x), kernel, stride, 'valid');
+    const expand = (x: tf.Tensor4D) => {
+      const [p, hh, ww] = x.shape;
+      const cols = tf.reshape(tf.stack([x, tf.zerosLike(x)], 3), [p, hh, 2 * ww, 1]);
+      const rows = tf.reshape(tf.stack([cols, tf.zerosLike(cols)], 2), [p, 2 * hh, 2 * ww, 1]) as tf.Tensor4D;
+      return tf.mul(blur(rows, 1), 4) as tf.Tensor4D;
+    };
+    let current = tf.reshape(tf.transpose(images, [0, 3, 1, 2]), [n * c, h, w, 1]) as tf.Tensor4D;
+    const out: tf.Tensor4D[] = [];
+    for (let j = 0; j < levels - 1; j++) {
+      const down = blur(current, 2);
+      out.push(tf.sub(current, expand(down)));
+      current = down;
+    }
+    out.push(current);
+    return out;
+  });
+}
+
+function referenceLap1(a: tf.Tensor4D, b: tf.Tensor4D, weights: number[]): tf.Scalar {
+  const pa = referencePyramid(a, weights.length);
+  const pb = referencePyramid(b, weights.length);
+  return tf.addN(weights.map((w, j) => tf.mul(tf.mean(tf.abs(tf.sub(pa[j], pb[j]))), w))) as tf.Scalar;
+}
+
+function maxAbsDifference(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
+}
 
 function randomImages(n: number, size: number, channels: number, seed: number): tf.Tensor4D {
   return tf.randomUniform([n, size, size, channels], -1, 1, 'float32', seed) as tf.Tensor4D;
@@ -39,6 +86,41 @@ describe('laplacianPyramid', () => {
     for (const band of levels.slice(0, -1)) expect(tf.max(tf.abs(band)).dataSync()[0]).toBeLessThan(1e-6);
     const residual = levels[3].dataSync();
     for (const v of residual) expect(v).toBeCloseTo(0.37, 5);
+  });
+
+  it('equals the direct definition (2-D reflect-padded 5x5 blur, zero-insertion EXPAND) at every level', () => {
+    for (const [size, channels, levels] of [[32, 3, 4], [64, 1, 5], [16, 3, 3]]) {
+      const images = randomImages(2, size, channels, size + channels);
+      const ours = laplacianPyramid(images, levels);
+      const reference = referencePyramid(images, levels);
+      expect(ours.map((l) => l.shape)).toEqual(reference.map((l) => l.shape));
+      ours.forEach((level, j) => expect(maxAbsDifference(level, reference[j])).toBeLessThan(1e-5));
+    }
+  });
+
+  it('reconstructs the image: expanding the residual and adding each band gives it back', () => {
+    const image = randomImages(2, 32, 3, 11);
+    const levels = laplacianPyramid(image, 4);
+    const up = (x: tf.Tensor4D) => tf.tidy(() => {
+      const [p, m] = x.shape;
+      const e = tf.tensor2d(expandMatrix(m), [2 * m, m]);
+      // E X E^T on each plane.
+      return tf.reshape(tf.matMul(tf.matMul(e, tf.reshape(x, [p, m, m])), e, false, true), [p, 2 * m, 2 * m, 1]) as tf.Tensor4D;
+    });
+    let current = levels[3];
+    for (let j = 2; j >= 0; j--) current = tf.add(levels[j], up(current));
+    const planes = tf.reshape(tf.transpose(image, [0, 3, 1, 2]), [6, 32, 32, 1]);
+    expect(maxAbsDifference(current, planes)).toBeLessThan(1e-5);
+  });
+
+  it('REDUCE and EXPAND rows each sum to 1 (no energy lost at the reflected borders)', () => {
+    for (const n of [4, 8, 64]) {
+      const reduce = reduceMatrix(n);
+      for (let o = 0; o < n / 2; o++) expect(reduce.subarray(o * n, (o + 1) * n).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+      const expand = expandMatrix(n / 2);
+      // Each output sample sees 2 or 3 of the 5 taps on an even sample: 2*(1+6+1)/16 = 1 or 2*(4+4)/16 = 1.
+      for (let o = 0; o < n; o++) expect(expand.subarray((o * n) / 2, ((o + 1) * n) / 2).reduce((a, b) => a + b, 0)).toBeCloseTo(1, 6);
+    }
   });
 
   it('keeps energy at the fine level for a checkerboard (high frequencies are not lost)', () => {
@@ -93,6 +175,32 @@ describe('lap1Loss', () => {
     const l2Ratio = l2(shifted) / l2(blurred);
     expect(l2Ratio).toBeGreaterThan(1); // L2: the shifted sharp image costs more than the blur
     expect(lapRatio).toBeLessThan(l2Ratio);
+  });
+
+  it('equals Lap1 on two pyramids of the direct definition, and so does its gradient', () => {
+    const a = randomImages(3, 32, 3, 21);
+    const b = randomImages(3, 32, 3, 22);
+    expect(lap1Loss(a, b, weights).dataSync()[0]).toBeCloseTo(referenceLap1(a, b, weights).dataSync()[0], 5);
+    // The custom gradient against tfjs' autodiff through the reference pyramid.
+    const ours = tf.grad((x: tf.Tensor4D) => lap1Loss(x, b, weights))(a);
+    const reference = tf.grad((x: tf.Tensor4D) => referenceLap1(x, b, weights))(a);
+    expect(maxAbsDifference(ours, reference)).toBeLessThan(1e-7);
+    expect(tf.max(tf.abs(reference)).dataSync()[0]).toBeGreaterThan(1e-5);
+  });
+
+  it('has the gradient of lap1+l2 that finite differences give', () => {
+    const a = randomImages(2, 16, 3, 31);
+    const b = randomImages(2, 16, 3, 32);
+    const config = { loss: 'lap1+l2' as const, lapWeights: [1, 0.25, 0.0625], l2Weight: 1 };
+    const gradient = tf.grad((x: tf.Tensor4D) => reconstructionLoss(x, b, config))(a).dataSync();
+    const values = a.dataSync().slice();
+    const lossAt = (v: Float32Array) => tf.tidy(() => reconstructionLoss(tf.tensor4d(v, a.shape), b, config).dataSync()[0]);
+    for (const i of [0, 100, 767, 1535]) {
+      const h = 1e-3;
+      const plus = values.slice(); plus[i] += h;
+      const minus = values.slice(); minus[i] -= h;
+      expect((lossAt(plus) - lossAt(minus)) / (2 * h)).toBeCloseTo(gradient[i], 4);
+    }
   });
 
   it('lap1+l2 is lap1 plus the weighted MSE', () => {

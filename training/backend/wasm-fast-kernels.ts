@@ -4,7 +4,9 @@ import '@tensorflow/tfjs-backend-wasm';
 import {
   Conv2DBackpropInput,
   getKernel,
+  Mean,
   registerKernel,
+  Sum,
   Tile,
   unregisterKernel,
   type Conv2DBackpropInputAttrs,
@@ -13,6 +15,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { reduceLeadingAxes } from './wasm-reduce.ts';
 import { tileOnHeap } from './wasm-tile.ts';
 import { subPixelConv2DBackpropInput } from './wasm-transposed-conv.ts';
 
@@ -30,6 +33,8 @@ type FastKernel = (args: Parameters<KernelFunc>[0], original: KernelFunc) => Ret
  * - Conv2DBackpropInput (conv2dTranspose's forward): sub-pixel form on XNNPACK; falls back for NCHW,
  *   non-float, or a dy whose shape does not match inputShape.
  * - Tile (BatchNorm's gradient): memmoves; falls back for bool and strings.
+ * - Sum and Mean over leading axes (BatchNorm's per-channel statistics and gradients): one matmul with a
+ *   ones vector; falls back for other axes and non-float.
  */
 const FAST_KERNELS: Record<string, FastKernel> = {
   [Conv2DBackpropInput]: (args, original) => {
@@ -42,7 +47,15 @@ const FAST_KERNELS: Record<string, FastKernel> = {
       { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { reps: number[] } };
     return tileOnHeap(backend, x, reps) ?? original(args);
   },
+  [Sum]: (args, original) => reduction(args, original, 'sum'),
+  [Mean]: (args, original) => reduction(args, original, 'mean'),
 };
+
+function reduction(args: Parameters<KernelFunc>[0], original: KernelFunc, kind: 'sum' | 'mean'): ReturnType<KernelFunc> {
+  const { inputs: { x }, backend, attrs: { axis, keepDims } } = args as unknown as
+    { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { axis: number | number[]; keepDims: boolean } };
+  return reduceLeadingAxes(backend, x, axis, keepDims, kind) ?? original(args);
+}
 export const FAST_KERNEL_NAMES: readonly string[] = Object.keys(FAST_KERNELS);
 
 function kernelOrThrow(kernelName: string): KernelConfig {

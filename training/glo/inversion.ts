@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { sampleGaussian, type GaussianPrior } from './gaussian.ts';
-import { laplacianPyramid, type LossConfig } from './laplacian.ts';
+import { perImageLoss, type LossConfig } from './laplacian.ts';
 import { project, type LatentProjection } from './latent.ts';
 import { Random } from './random.ts';
 
@@ -239,29 +239,6 @@ function makeObjective(options: InvertOptions): Objective {
       const data = perImageLoss(observed, targets as tf.Tensor4D, loss);
       return priorWeight > 0 ? (tf.add(data, tf.mul(prior(z), priorWeight)) as tf.Tensor1D) : data;
     });
-}
-
-/**
- * The reconstruction loss of each image separately, [n]: the same definition as reconstructionLoss
- * (Lap1 = sum_j w_j * mean |L^j(a) - L^j(b)| on per-level means, plus l2Weight * mean squared error),
- * but with the means taken per image instead of over the batch, so that the batch mean of this equals
- * reconstructionLoss and each code's gradient does not depend on the other images.
- */
-export function perImageLoss(predicted: tf.Tensor4D, target: tf.Tensor4D, loss: 'l2' | LossConfig): tf.Tensor1D {
-  return tf.tidy(() => {
-    const [n, , , c] = predicted.shape;
-    const l2 = () => tf.mean(tf.squaredDifference(predicted, target), [1, 2, 3]) as tf.Tensor1D;
-    const lap1 = (weights: number[]) => {
-      const a = laplacianPyramid(predicted, weights.length);
-      const b = laplacianPyramid(target, weights.length);
-      // Levels are [n*c, h, w, 1] planes, image-major: an image's per-level mean is the mean of its c planes.
-      const terms = weights.map((w, j) => tf.mul(tf.mean(tf.reshape(tf.mean(tf.abs(tf.sub(a[j], b[j])), [1, 2, 3]), [n, c]), 1), w));
-      return tf.addN(terms) as tf.Tensor1D;
-    };
-    if (loss === 'l2' || loss.loss === 'l2') return l2();
-    if (loss.loss === 'lap1') return lap1(loss.lapWeights);
-    return tf.add(lap1(loss.lapWeights), tf.mul(l2(), loss.l2Weight)) as tf.Tensor1D;
-  });
 }
 
 /**

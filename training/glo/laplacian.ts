@@ -1,73 +1,134 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+/** The 5 taps [1 4 6 4 1]/16 of the binomial (Gaussian-like) low-pass of Burt & Adelson's pyramid. */
+const BINOMIAL_TAPS = [1, 4, 6, 4, 1].map((v) => v / 16);
+
 /**
- * The 5-tap binomial kernel [1 4 6 4 1]/16 as a normalized 2-D outer product: the Gaussian-like
- * low-pass of Burt & Adelson's Laplacian pyramid. (minimal_glo's g(x)^2 + g(y)^2 is not separable and
- * not a blur; tests check this one against its definition.)
+ * The 5x5 binomial kernel as a normalized 2-D outer product. (minimal_glo's g(x)^2 + g(y)^2 is not
+ * separable and not a blur; tests check this one against its definition.) The pyramid below applies it
+ * separably, one axis at a time, which is the same operator.
  */
 export function binomialKernel2d(): number[][] {
-  const taps = [1, 4, 6, 4, 1].map((v) => v / 16);
-  return taps.map((a) => taps.map((b) => a * b));
+  return BINOMIAL_TAPS.map((a) => BINOMIAL_TAPS.map((b) => a * b));
 }
 
-function blurKernel(): tf.Tensor4D {
-  return tf.tensor4d(binomialKernel2d().flat(), [5, 5, 1, 1]);
+/** Index i of a signal of length n after reflect padding (edge sample not repeated: ... 2 1 | 0 1 2 ...). */
+function reflect(i: number, n: number): number {
+  if (n === 1) return 0;
+  const period = 2 * (n - 1);
+  const m = ((i % period) + period) % period;
+  return m < n ? m : period - m;
 }
 
 /**
- * The pyramid runs on single-channel planes ([n*c, h, w, 1]) and plain conv2d: the blur is depthwise,
- * and folding channels into the batch gives that with ops whose gradients every backend has (wasm has
- * no DepthwiseConv2dNative backprop kernels).
+ * The pyramid's two 1-D operators on a signal of length n, as dense row-major matrices:
+ * - REDUCE: blur with the binomial taps (reflect-padded, so borders are not darkened), keep every other
+ *   sample: [n/2, n];
+ * - EXPAND: insert a zero after every sample, blur, times 2: [2m, m] for a signal of length m.
+ * A 2-D REDUCE or EXPAND of a plane X is M X M^T (the 5x5 kernel is the outer product of the taps and
+ * reflect padding acts on each axis alone), and EXPAND's factor 2 per axis is Burt & Adelson's 4.
  */
-function toPlanes(images: tf.Tensor4D): tf.Tensor4D {
+export function reduceMatrix(n: number): Float32Array {
+  const m = new Float32Array((n / 2) * n);
+  for (let o = 0; o < n / 2; o++) {
+    for (let t = 0; t < 5; t++) m[o * n + reflect(2 * o + t - 2, n)] += BINOMIAL_TAPS[t];
+  }
+  return m;
+}
+
+export function expandMatrix(m: number): Float32Array {
+  const n = 2 * m;
+  const out = new Float32Array(n * m);
+  // up[o] = 2 * sum_t taps[t] * zeroInserted[reflect(o + t - 2)], zeroInserted[2i] = x[i], odd samples 0.
+  for (let o = 0; o < n; o++) {
+    for (let t = 0; t < 5; t++) {
+      const k = reflect(o + t - 2, n);
+      if (k % 2 === 0) out[o * m + k / 2] += 2 * BINOMIAL_TAPS[t];
+    }
+  }
+  return out;
+}
+
+/**
+ * A 1-D operator M [k, n] ready for `separable`: M^T as a [n, k] tensor (plain matmuls run on XNNPACK in
+ * wasm, transposed ones in a scalar loop, 9x slower at 64 px). Small constants, made per call so that
+ * no tensor outlives a backend switch.
+ */
+function operator(m: Float32Array, k: number, n: number): tf.Tensor2D {
+  const transposed = new Float32Array(n * k);
+  for (let r = 0; r < k; r++) for (let c = 0; c < n; c++) transposed[c * k + r] = m[r * n + c];
+  return tf.tensor2d(transposed, [n, k]);
+}
+
+/**
+ * M X M^T for every plane X of [p, n, n], given M^T [n, k]: each axis is one 2-D matmul, and the plane's
+ * axes are swapped after each, so the second application restores the orientation.
+ */
+function separable(planes: tf.Tensor3D, mT: tf.Tensor2D): tf.Tensor3D {
+  const [p, n] = planes.shape;
+  const k = mT.shape[1];
+  const alongColumns = tf.reshape(tf.matMul(tf.reshape(planes, [p * n, n]), mT), [p, n, k]);
+  const swapped = tf.reshape(tf.transpose(alongColumns, [0, 2, 1]), [p * k, n]);
+  return tf.transpose(tf.reshape(tf.matMul(swapped, mT), [p, k, k]), [0, 2, 1]);
+}
+
+interface PyramidOperators {
+  /** REDUCE of each level's side, finest first (levels - 1 of them), and its adjoint REDUCE^T. */
+  reduce: tf.Tensor2D[];
+  reduceAdjoint: tf.Tensor2D[];
+  /** EXPAND back to each level's side, and its adjoint. */
+  expand: tf.Tensor2D[];
+  expandAdjoint: tf.Tensor2D[];
+}
+
+function pyramidOperators(side: number, levels: number): PyramidOperators {
+  const ops: PyramidOperators = { reduce: [], reduceAdjoint: [], expand: [], expandAdjoint: [] };
+  for (let j = 0, n = side; j < levels - 1; j++, n /= 2) {
+    if (n % 2 !== 0 || n < 2) throw new Error(`laplacianPyramid: ${side} px images have no level ${j + 1} (side ${n} is not even)`);
+    const reduce = reduceMatrix(n);
+    const expand = expandMatrix(n / 2);
+    ops.reduce.push(operator(reduce, n / 2, n));
+    ops.reduceAdjoint.push(tf.tensor2d(reduce, [n / 2, n])); // (M^T)^T = M: row-major M is the adjoint's input
+    ops.expand.push(operator(expand, n, n / 2));
+    ops.expandAdjoint.push(tf.tensor2d(expand, [n, n / 2]));
+  }
+  return ops;
+}
+
+/** [n, h, w, c] images -> [n*c, h, w] planes, image-major then channel (the blur is per channel). */
+function toPlanes(images: tf.Tensor4D): tf.Tensor3D {
   const [n, h, w, c] = images.shape;
-  return tf.reshape(tf.transpose(images, [0, 3, 1, 2]), [n * c, h, w, 1]);
+  if (h !== w) throw new Error(`laplacianPyramid: images must be square, got ${h}x${w}`);
+  return c === 1 ? tf.reshape(images, [n, h, w]) : tf.reshape(tf.transpose(images, [0, 3, 1, 2]), [n * c, h, w]);
 }
 
-/** Blur with the binomial kernel, reflect-padded so borders are not darkened; stride 2 also decimates. */
-function blur(planes: tf.Tensor4D, kernel: tf.Tensor4D, stride: 1 | 2): tf.Tensor4D {
-  const padded = tf.mirrorPad(planes, [[0, 0], [2, 2], [2, 2], [0, 0]], 'reflect');
-  return tf.conv2d(padded, kernel, stride, 'valid');
+function fromPlanes(planes: tf.Tensor3D, n: number, c: number): tf.Tensor4D {
+  const [, h, w] = planes.shape;
+  return c === 1 ? tf.reshape(planes, [n, h, w, 1]) : tf.transpose(tf.reshape(planes, [n, c, h, w]), [0, 2, 3, 1]);
 }
 
-/** Zero-insertion 2x upsampling followed by the blur times 4 (Burt & Adelson's EXPAND). */
-function expand(planes: tf.Tensor4D, kernel: tf.Tensor4D): tf.Tensor4D {
-  const [n, h, w] = planes.shape;
-  const cols = tf.reshape(tf.stack([planes, tf.zerosLike(planes)], 3), [n, h, 2 * w, 1]);
-  const rows = tf.reshape(tf.stack([cols, tf.zerosLike(cols)], 2), [n, 2 * h, 2 * w, 1]) as tf.Tensor4D;
-  return tf.mul(blur(rows, kernel, 1), 4);
+/** Band-pass levels L^j = G^j - EXPAND(G^{j+1}), finest first, then the residual G^{levels-1}, as planes. */
+function pyramidOfPlanes(planes: tf.Tensor3D, ops: PyramidOperators): tf.Tensor3D[] {
+  const levels: tf.Tensor3D[] = [];
+  let current = planes;
+  ops.reduce.forEach((reduce, j) => {
+    const down = separable(current, reduce);
+    levels.push(tf.sub(current, separable(down, ops.expand[j])));
+    current = down;
+  });
+  levels.push(current);
+  return levels;
 }
 
 /**
  * Laplacian pyramid with `levels` levels, finest first: levels-1 band-pass images L^j = G^j - up(G^{j+1})
- * and the low-pass residual G^{levels-1} last, each as [n*channels, h_j, w_j, 1] planes. Expanding and
- * summing the levels reconstructs the image exactly.
+ * and the low-pass residual G^{levels-1} last, each as [n*channels, h_j, w_j, 1] planes (image-major,
+ * then channel). Expanding and summing the levels reconstructs the image exactly.
  */
 export function laplacianPyramid(images: tf.Tensor4D, levels: number): tf.Tensor4D[] {
-  const kernel = blurKernel();
-  const pyramid: tf.Tensor4D[] = [];
-  let current = toPlanes(images);
-  for (let j = 0; j < levels - 1; j++) {
-    const down = blur(current, kernel, 2);
-    pyramid.push(tf.sub(current, expand(down, kernel)));
-    current = down;
-  }
-  pyramid.push(current);
-  kernel.dispose();
-  return pyramid;
-}
-
-/**
- * Lap1 (paper, section 3.2): sum over levels of w_j * mean |L^j(x) - L^j(y)|. Convention: weights act on
- * each level's MEAN absolute difference (not the sum), finest level first; the default 4^-j follows the
- * common Lap1 implementations. Images are in [-1, 1].
- */
-export function lap1Loss(predicted: tf.Tensor4D, target: tf.Tensor4D, weights: number[]): tf.Scalar {
   return tf.tidy(() => {
-    const a = laplacianPyramid(predicted, weights.length);
-    const b = laplacianPyramid(target, weights.length);
-    const terms = weights.map((w, j) => tf.mul(tf.mean(tf.abs(tf.sub(a[j], b[j]))), w));
-    return tf.addN(terms) as tf.Scalar;
+    const ops = pyramidOperators(images.shape[1], levels);
+    return pyramidOfPlanes(toPlanes(images), ops).map((l) => tf.expandDims(l, 3) as tf.Tensor4D);
   });
 }
 
@@ -77,17 +138,70 @@ export interface LossConfig {
   l2Weight: number;
 }
 
+/**
+ * Each image's reconstruction loss, [n], and the gradient of their MEAN with respect to `predicted`.
+ *
+ * Lap1 (paper, section 3.2) = sum_j w_j * mean |L^j(predicted) - L^j(target)|. Convention: the weights act
+ * on each level's MEAN absolute difference (not the sum), finest level first; the residual is the last
+ * level. The pyramid is linear, so L^j(a) - L^j(b) = L^j(a - b): one pyramid of the difference instead
+ * of two. Its gradient is written out rather than taped: with s_j = w_j sign(L^j d) / size_j, going from
+ * the residual up, dG^j = s_j + REDUCE^T(dG^{j+1} - EXPAND^T s_j), with REDUCE^T and EXPAND^T the
+ * transposed matrices. "+ l2" adds l2Weight * mean (predicted - target)^2. Images are in [-1, 1].
+ */
+function lossAndGradient(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig): { perImage: tf.Tensor1D; gradient: tf.Tensor4D } {
+  const [n, , , c] = predicted.shape;
+  const difference = tf.sub(predicted, target);
+  let perImage: tf.Tensor1D = tf.zeros([n]);
+  let gradient: tf.Tensor4D = tf.zerosLike(predicted);
+  if (config.loss !== 'l2') {
+    const weights = config.lapWeights;
+    const ops = pyramidOperators(predicted.shape[1], weights.length);
+    const levels = pyramidOfPlanes(toPlanes(difference), ops);
+    // Per-image means: a level's planes are image-major, so an image's mean is over its c planes.
+    const terms = levels.map((level, j) => tf.mul(tf.mean(tf.reshape(tf.abs(level), [n, -1]), 1), weights[j]));
+    perImage = tf.addN([perImage, ...terms]);
+    const signs = levels.map((level, j) => tf.mul(tf.sign(level), weights[j] / level.size));
+    let upstream = signs[signs.length - 1];
+    for (let j = signs.length - 2; j >= 0; j--) {
+      const expandAdjoint = separable(signs[j], ops.expandAdjoint[j]);
+      upstream = tf.add(signs[j], separable(tf.sub(upstream, expandAdjoint), ops.reduceAdjoint[j]));
+    }
+    gradient = fromPlanes(upstream, n, c);
+  }
+  if (config.loss !== 'lap1') {
+    const l2Weight = config.loss === 'l2' ? 1 : config.l2Weight;
+    perImage = tf.add(perImage, tf.mul(tf.mean(tf.reshape(tf.square(difference), [n, -1]), 1), l2Weight));
+    gradient = tf.add(gradient, tf.mul(difference, (2 * l2Weight) / difference.size));
+  }
+  return { perImage, gradient };
+}
+
+/**
+ * The reconstruction loss of each image separately, [n]: the means are taken per image, so the batch mean
+ * of this is reconstructionLoss and each code's gradient does not depend on the other images. The
+ * gradient is computed with the value (a custom gradient): no pyramid is taped.
+ */
+export function perImageLoss(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig | 'l2'): tf.Tensor1D {
+  const resolved: LossConfig = config === 'l2' ? { loss: 'l2', lapWeights: [], l2Weight: 1 } : config;
+  const n = predicted.shape[0];
+  const withGradient = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const { perImage, gradient } = tf.tidy(() => lossAndGradient(x as tf.Tensor4D, target, resolved));
+    save([gradient]);
+    return {
+      value: perImage,
+      // d mean / d x is `gradient`; d perImage_i / d x is n times its image-i part.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.reshape(tf.mul(dy, n), [n, 1, 1, 1])),
+    };
+  });
+  return withGradient(predicted) as tf.Tensor1D;
+}
+
 /** The configured reconstruction loss, averaged over the batch. */
 export function reconstructionLoss(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig): tf.Scalar {
-  return tf.tidy(() => {
-    const l2 = () => tf.mean(tf.squaredDifference(predicted, target)) as tf.Scalar;
-    switch (config.loss) {
-      case 'lap1':
-        return lap1Loss(predicted, target, config.lapWeights);
-      case 'l2':
-        return l2();
-      case 'lap1+l2':
-        return tf.add(lap1Loss(predicted, target, config.lapWeights), tf.mul(l2(), config.l2Weight)) as tf.Scalar;
-    }
-  });
+  return tf.tidy(() => tf.mean(perImageLoss(predicted, target, config)));
+}
+
+/** Lap1 alone, averaged over the batch (weights on per-level means, finest first). */
+export function lap1Loss(predicted: tf.Tensor4D, target: tf.Tensor4D, weights: number[]): tf.Scalar {
+  return reconstructionLoss(predicted, target, { loss: 'lap1', lapWeights: weights, l2Weight: 0 });
 }

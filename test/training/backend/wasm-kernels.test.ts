@@ -198,7 +198,7 @@ describe('fast Conv2DBackpropInput on wasm', () => {
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     registerWasmFastKernels();
     registerWasmFastKernels();
-    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile']);
+    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile', 'Sum', 'Mean']);
     const fast = await runOn('wasm', () => tf.conv2dTranspose(
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     expect(relativeError(fast[0].values, original[0].values)).toBeLessThan(TOLERANCE);
@@ -232,6 +232,37 @@ describe('fast Tile on wasm', () => {
   it('handles empty outputs', async () => {
     const [empty] = await runOn('wasm', () => tf.tile(tf.zeros([0, 3]), [2, 2]));
     expect(empty.shape).toEqual([0, 6]);
+  });
+});
+
+describe('fast Sum and Mean over leading axes on wasm', () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [64, 8, 8, 16], axis: [0, 1, 2], keepDims: false }, // BatchNorm's moments and gradients
+    { shape: [4, 5, 6, 7], axis: [0, 1, 2], keepDims: true },
+    { shape: [13, 5], axis: 0, keepDims: false }, // 13 rows: a prime, a 13 x 1 window
+    { shape: [6, 4, 3], axis: [1, 0], keepDims: true }, // axes given out of order
+    { shape: [3, 4, 5], axis: [-3, -2], keepDims: false },
+    { shape: [4, 5, 6], axis: [1, 2], keepDims: false }, // innermost axes: the original kernel
+    { shape: [4, 5, 6], axis: [0, 1, 2], keepDims: false }, // every axis: the original kernel
+  ];
+  it.each(cases)('matches cpu for $shape over $axis (keepDims $keepDims)', async ({ shape, axis, keepDims }) => {
+    expect(activeWasmFastKernels()).toEqual(expect.arrayContaining(['Sum', 'Mean']));
+    await expectSameOnWasmAndCpu(() => {
+      const x = randomTensor(shape, 40);
+      return [tf.sum(x, axis, keepDims), tf.mean(x, axis, keepDims)];
+    });
+  });
+
+  it('leaves int32 to the original kernel and does not leak wasm memory', async () => {
+    const [ints] = await runOn('wasm', () => tf.cast(tf.sum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), 0), 'float32'));
+    expect(Array.from(ints.values)).toEqual([9, 12]);
+    const x = randomTensor([16, 8, 8, 4], 41);
+    tf.dispose([tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2])]);
+    const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytesInGPU ?? 0, data: tf.engine().backend.numDataIds() };
+    tf.dispose([tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2])]);
+    expect(tf.engine().backend.numDataIds()).toBe(before.data);
+    expect(tf.memory().numTensors).toBe(before.tensors);
+    x.dispose();
   });
 });
 
