@@ -2,19 +2,19 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from './backend/backend.ts';
 import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/dataset.ts';
-import { evaluateReconstructions, batchTargets, datasetDigest } from './evaluate.ts';
+import { evaluateReconstructions, datasetDigest } from './evaluate.ts';
 import { splitHoldout } from './eval/holdout.ts';
 import type { GloConfig } from './glo/config.ts';
 import { buildGenerator } from './glo/generator.ts';
-import { gatherRows, project } from './glo/latent.ts';
+import { project } from './glo/latent.ts';
 import { latentLazyAdam, latentSgd, type LatentOptimizer } from './glo/latent-optimizer.ts';
 import type { RunManifest } from './glo/manifest.ts';
 import { fitPca, pcaEncode, type PcaModel } from './glo/pca.ts';
 import { Random } from './glo/random.ts';
-import { gloStep } from './glo/step.ts';
 import { silentReporter, type Reporter } from './progress.ts';
 import { publishRun } from './run-writer.ts';
 import { openStorage } from './storage/storage.ts';
+import { trainingStep } from './training-step.ts';
 
 export interface TrainOptions {
   /** emoji | mnist | a folder | s3://bucket/prefix */
@@ -122,12 +122,9 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
     while (state.stepInEpoch < stepsPerEpoch) {
       const started = performance.now();
       const rows = state.permutation.subarray(state.stepInEpoch * batchSize, (state.stepInEpoch + 1) * batchSize);
-      const targets = batchTargets(dataset, rows);
-      const { loss, codeGradient } = gloStep(generator, optimizer, gatherRows(state.latents, dim, rows), targets, config);
-      latentOptimizer.update(state.latents, dim, rows, codeGradient);
-      project(state.latents, dim, config.latentProjection, rows);
+      const loss = trainingStep({ generator, optimizer, latents: state.latents, latentOptimizer, dataset, config }, rows);
       const lossValue = (await loss.data())[0];
-      tf.dispose([loss, targets]);
+      loss.dispose();
       if (!Number.isFinite(lossValue)) {
         throw new Error(`The loss became ${lossValue} at step ${state.step + 1}: training diverged. Lower --lr-generator / --lr-latent or try --optimizer adam.`);
       }

@@ -182,8 +182,8 @@ describe('lap1Loss', () => {
     const b = randomImages(3, 32, 3, 22);
     expect(lap1Loss(a, b, weights).dataSync()[0]).toBeCloseTo(referenceLap1(a, b, weights).dataSync()[0], 5);
     // The custom gradient against tfjs' autodiff through the reference pyramid.
-    const ours = tf.grad((x: tf.Tensor4D) => lap1Loss(x, b, weights))(a);
-    const reference = tf.grad((x: tf.Tensor4D) => referenceLap1(x, b, weights))(a);
+    const ours = tf.grad((x: tf.Tensor) => lap1Loss(x as tf.Tensor4D, b, weights))(a);
+    const reference = tf.grad((x: tf.Tensor) => referenceLap1(x as tf.Tensor4D, b, weights))(a);
     expect(maxAbsDifference(ours, reference)).toBeLessThan(1e-7);
     expect(tf.max(tf.abs(reference)).dataSync()[0]).toBeGreaterThan(1e-5);
   });
@@ -192,8 +192,8 @@ describe('lap1Loss', () => {
     const a = randomImages(2, 16, 3, 31);
     const b = randomImages(2, 16, 3, 32);
     const config = { loss: 'lap1+l2' as const, lapWeights: [1, 0.25, 0.0625], l2Weight: 1 };
-    const gradient = tf.grad((x: tf.Tensor4D) => reconstructionLoss(x, b, config))(a).dataSync();
-    const values = a.dataSync().slice();
+    const gradient = tf.grad((x: tf.Tensor) => reconstructionLoss(x as tf.Tensor4D, b, config))(a).dataSync();
+    const values = a.dataSync().slice() as Float32Array;
     const lossAt = (v: Float32Array) => tf.tidy(() => reconstructionLoss(tf.tensor4d(v, a.shape), b, config).dataSync()[0]);
     for (const i of [0, 100, 767, 1535]) {
       const h = 1e-3;

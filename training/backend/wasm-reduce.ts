@@ -30,7 +30,7 @@ export function reduceLeadingAxes(
   const width = squarestFactor(rows);
   const window: TensorInfo = { dataId: x.dataId, shape: [1, rows / width, width, columns], dtype: 'float32' };
   const mean = runWasmKernel(backend, AvgPool, { x: window }, {
-    filterSize: [rows / width, width], strides: [1, 1], pad: 'valid', dimRoundingMode: undefined,
+    filterSize: [rows / width, width], strides: [1, 1], pad: 'valid',
   });
   if (kind === 'sum') {
     const start = heapIndex(backend, mean);

@@ -150,30 +150,29 @@ export interface LossConfig {
  */
 function lossAndGradient(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig): { perImage: tf.Tensor1D; gradient: tf.Tensor4D } {
   const [n, , , c] = predicted.shape;
-  const difference = tf.sub(predicted, target);
-  let perImage: tf.Tensor1D = tf.zeros([n]);
-  let gradient: tf.Tensor4D = tf.zerosLike(predicted);
+  const difference: tf.Tensor4D = tf.sub(predicted, target);
+  const perImageTerms: tf.Tensor1D[] = [];
+  const gradientTerms: tf.Tensor4D[] = [];
   if (config.loss !== 'l2') {
     const weights = config.lapWeights;
     const ops = pyramidOperators(predicted.shape[1], weights.length);
     const levels = pyramidOfPlanes(toPlanes(difference), ops);
     // Per-image means: a level's planes are image-major, so an image's mean is over its c planes.
-    const terms = levels.map((level, j) => tf.mul(tf.mean(tf.reshape(tf.abs(level), [n, -1]), 1), weights[j]));
-    perImage = tf.addN([perImage, ...terms]);
-    const signs = levels.map((level, j) => tf.mul(tf.sign(level), weights[j] / level.size));
+    levels.forEach((level, j) => perImageTerms.push(tf.mul(tf.mean(tf.reshape(tf.abs(level), [n, -1]), 1), weights[j])));
+    const signs: tf.Tensor3D[] = levels.map((level, j) => tf.mul(tf.sign(level), weights[j] / level.size));
     let upstream = signs[signs.length - 1];
     for (let j = signs.length - 2; j >= 0; j--) {
       const expandAdjoint = separable(signs[j], ops.expandAdjoint[j]);
       upstream = tf.add(signs[j], separable(tf.sub(upstream, expandAdjoint), ops.reduceAdjoint[j]));
     }
-    gradient = fromPlanes(upstream, n, c);
+    gradientTerms.push(fromPlanes(upstream, n, c));
   }
   if (config.loss !== 'lap1') {
     const l2Weight = config.loss === 'l2' ? 1 : config.l2Weight;
-    perImage = tf.add(perImage, tf.mul(tf.mean(tf.reshape(tf.square(difference), [n, -1]), 1), l2Weight));
-    gradient = tf.add(gradient, tf.mul(difference, (2 * l2Weight) / difference.size));
+    perImageTerms.push(tf.mul(tf.mean(tf.reshape(tf.square(difference), [n, -1]), 1), l2Weight));
+    gradientTerms.push(tf.mul(difference, (2 * l2Weight) / difference.size));
   }
-  return { perImage, gradient };
+  return { perImage: tf.addN(perImageTerms), gradient: tf.addN(gradientTerms) };
 }
 
 /**
@@ -184,8 +183,9 @@ function lossAndGradient(predicted: tf.Tensor4D, target: tf.Tensor4D, config: Lo
 export function perImageLoss(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig | 'l2'): tf.Tensor1D {
   const resolved: LossConfig = config === 'l2' ? { loss: 'l2', lapWeights: [], l2Weight: 1 } : config;
   const n = predicted.shape[0];
-  const withGradient = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
-    const { perImage, gradient } = tf.tidy(() => lossAndGradient(x as tf.Tensor4D, target, resolved));
+  const withGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
+    const { perImage, gradient } = lossAndGradient(x, target, resolved);
     save([gradient]);
     return {
       value: perImage,

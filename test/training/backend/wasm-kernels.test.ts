@@ -258,7 +258,7 @@ describe('fast Sum and Mean over leading axes on wasm', () => {
     expect(Array.from(ints.values)).toEqual([9, 12]);
     const x = randomTensor([16, 8, 8, 4], 41);
     tf.dispose([tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2])]);
-    const before = { tensors: tf.memory().numTensors, bytes: tf.memory().numBytesInGPU ?? 0, data: tf.engine().backend.numDataIds() };
+    const before = { tensors: tf.memory().numTensors, data: tf.engine().backend.numDataIds() };
     tf.dispose([tf.sum(x, [0, 1, 2]), tf.mean(x, [0, 1, 2])]);
     expect(tf.engine().backend.numDataIds()).toBe(before.data);
     expect(tf.memory().numTensors).toBe(before.tensors);
