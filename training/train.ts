@@ -125,6 +125,9 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
       const loss = trainingStep({ generator, optimizer, latents: state.latents, latentOptimizer, dataset, config }, rows);
       const lossValue = (await loss.data())[0];
       loss.dispose();
+      // Signal handlers run as macrotasks, and on wasm the read above resolves without one: this turn of the
+      // event loop is what lets a SIGINT/SIGTERM reach options.signal mid-epoch (it costs microseconds).
+      await new Promise<void>((resolve) => setImmediate(resolve));
       if (!Number.isFinite(lossValue)) {
         throw new Error(`The loss became ${lossValue} at step ${state.step + 1}: training diverged. Lower --lr-generator / --lr-latent or try --optimizer adam.`);
       }

@@ -48,4 +48,31 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     expect(manifest.training.steps).toBe(20 * 6);
     expect(manifest.training.resumedFrom).toBeGreaterThan(0);
   });
+
+  it('acts on SIGINT mid-epoch, with the epoch far longer than the wait (no epoch end, no timed checkpoint)', async () => {
+    // 10,000 MNIST digits at batch 16: 625 steps in the one epoch, about 20 s here; checkpoints only
+    // every 60 minutes. The signal goes at step ~10 and must be acted on at the next step.
+    const out = path.join(await tempDir(), 'sigint-mid-epoch');
+    const args = ['train', '--data', 'mnist', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
+      '--batch-size', '16', '--latent-dim', '16', '--generator-width', '16', '--latent-init', 'gaussian',
+      '--checkpoint-minutes', '60', '--backend', 'wasm'];
+    let sentAt = 0;
+    const run = await runGlo(args, (text, child) => {
+      if (!sentAt && /epoch 1\/1 step \d+\/625/.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    const stoppedAfter = Date.now() - sentAt;
+    expect(sentAt).toBeGreaterThan(0);
+    expect(run.stderr).toMatch(/SIGINT: saving a checkpoint/);
+    expect(run.code, run.stderr).toBe(130);
+    expect(stoppedAfter).toBeLessThan(5_000);
+    const latest = JSON.parse(await readFile(path.join(out, 'checkpoint', 'latest.json'), 'utf8'));
+    expect(JSON.stringify(latest)).toMatch(/\d/);
+    expect(run.stderr).toMatch(/Training interrupted at step (\d+)/);
+    const step = Number(/Training interrupted at step (\d+)/.exec(run.stderr)![1]);
+    expect(step).toBeLessThan(625);
+  }, 180_000);
 });
+

@@ -81,19 +81,20 @@ export function nearestNeighbours(queries: Float32Array, candidates: Float32Arra
   const distance = new Float32Array(n);
   const c = tf.tensor2d(candidates, [m, dim]);
   const cNorms = tf.sum(tf.square(c), 1);
+  const cT = tf.transpose(c); // a plain matMul: with transposeB wasm runs a scalar loop
   for (let start = 0; start < n; start += chunk) {
     const rows = Math.min(chunk, n - start);
     const [idx, dist] = tf.tidy(() => {
       const q = tf.tensor2d(queries.subarray(start * dim, (start + rows) * dim), [rows, dim]);
       // |q - c|^2 = |q|^2 - 2 q.c + |c|^2; the argmin does not need |q|^2.
-      const partial = tf.sub(cNorms, tf.mul(tf.matMul(q, c, false, true), 2));
+      const partial = tf.sub(cNorms, tf.mul(tf.matMul(q, cT), 2));
       return [tf.argMin(partial, 1), tf.add(tf.min(partial, 1), tf.sum(tf.square(q), 1))];
     });
     index.set(idx.dataSync(), start);
     distance.set(Float32Array.from(dist.dataSync() as Float32Array, (v) => Math.max(v, 0)), start);
     tf.dispose([idx, dist]);
   }
-  tf.dispose([c, cNorms]);
+  tf.dispose([c, cT, cNorms]);
   return { index, distance };
 }
 

@@ -254,7 +254,7 @@ function priorTerm(prior: GaussianPrior | undefined, distance: InvertOptions['pr
     tf.tidy(() => {
       let centred: tf.Tensor2D = tf.sub(z, tf.tensor2d(mean, [1, dim]));
       // Rows of z are row vectors: (L^-1 c)^T = c^T L^-T.
-      if (whitening) centred = tf.matMul(centred, tf.tensor2d(whitening, [dim, dim]), false, true);
+      if (whitening) centred = tf.matMul(centred, tf.transpose(tf.tensor2d(whitening, [dim, dim])));
       return tf.div(tf.sum(tf.square(centred), 1), dim) as tf.Tensor1D;
     });
 }
