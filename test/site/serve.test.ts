@@ -3,7 +3,7 @@
  * and the command itself serving a built site with the runs under /runs/.
  */
 import { spawn } from 'node:child_process';
-import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startStaticServer, updateRunsIndex } from '../../training/commands/serve.ts';
@@ -60,6 +60,13 @@ describe('the static server', () => {
       // Encoded slashes survive URL normalization and decode to "../" inside the server: they must not escape.
       expect((await get('/..%2fsecret.txt')).status).toBe(404);
       expect((await get('/runs/..%2f..%2f..%2fsecret.txt')).status).toBe(404);
+      // Symbolic links inside a served folder that lead out of it are not followed; links inside it are.
+      await symlink('/etc', path.join(site, 'etc-link'));
+      await symlink(path.join(root, 'secret.txt'), path.join(site, 'secret-link.txt'));
+      await symlink(path.join(site, 'index.html'), path.join(site, 'home.html'));
+      expect((await get('/etc-link/passwd')).status).toBe(404);
+      expect((await get('/secret-link.txt')).status).toBe(404);
+      expect(await (await get('/home.html')).text()).toBe('<h1>hi</h1>');
       expect((await get('/', { method: 'POST' })).status).toBe(405);
       const head = await get('/', { method: 'HEAD' });
       expect([head.status, head.headers.get('content-length')]).toEqual([200, '11']);

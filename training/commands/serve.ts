@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -150,7 +150,10 @@ export interface StaticServer {
  * tfjs binaries). `port` 0 picks a free port; a taken port moves to the next one.
  */
 export async function startStaticServer(mounts: { prefix: string; dir: string }[], { port = 0, host = '127.0.0.1' } = {}): Promise<StaticServer> {
-  const sorted = [...mounts].sort((a, b) => b.prefix.length - a.prefix.length).map((m) => ({ ...m, dir: path.resolve(m.dir) }));
+  // Mount folders by their real paths: a served file must resolve (symbolic links followed) inside one.
+  const sorted = await Promise.all([...mounts].sort((a, b) => b.prefix.length - a.prefix.length)
+    .map(async (m) => ({ ...m, dir: await realpath(path.resolve(m.dir)).catch(() => path.resolve(m.dir)) })));
+  const inside = (dir: string, file: string) => file === dir || file.startsWith(dir + path.sep);
   const server = createServer((request, response) => {
     void (async () => {
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -168,13 +171,17 @@ export async function startStaticServer(mounts: { prefix: string; dir: string }[
       const notFound = () => response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`Not found: ${pathname}\n`);
       if (!mount) return notFound();
       let file = path.join(mount.dir, pathname.slice(mount.prefix.length));
-      if (file !== mount.dir && !file.startsWith(mount.dir + path.sep)) return notFound();
+      if (!inside(mount.dir, file)) return notFound();
       let info = await stat(file).catch(() => undefined);
       if (info?.isDirectory()) {
         file = path.join(file, 'index.html');
         info = await stat(file).catch(() => undefined);
       }
       if (!info?.isFile()) return notFound();
+      // A symbolic link inside the folder may point anywhere (a link to /etc served /etc/passwd): only
+      // regular files whose real path stays inside the mount are served.
+      const real = await realpath(file).catch(() => undefined);
+      if (real === undefined || !inside(mount.dir, real)) return notFound();
       const body = await readFile(file);
       response.writeHead(200, {
         'Content-Type': mimeTypes[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
