@@ -1,5 +1,6 @@
 import { ConfigError } from './glo/config.ts';
 import { UsageError } from './cli-support.ts';
+import { RunOutputError } from './run-output.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
 import { pullCommand } from './commands/pull.ts';
@@ -40,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!entry) throw new UsageError(`Unknown command "${command}". Commands: ${Object.keys(commands).join(', ')}. Run "glo --help".`);
     return await entry.run(rest);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
+    if (e instanceof UsageError || e instanceof ConfigError || e instanceof RunOutputError) {
       process.stderr.write(`glo: ${e.message}\n`);
       return 2;
     }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendName } from './backend/backend.ts';
+import { initBackend, type BackendInfo, type BackendName } from './backend/backend.ts';
 import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
 import { loadDataset, type Dataset } from './data/dataset.ts';
 import { evaluateReconstructions, datasetDigest } from './evaluate.ts';
@@ -13,7 +13,8 @@ import { fitPca, pcaEncode, type PcaModel } from './glo/pca.ts';
 import { Random } from './glo/random.ts';
 import { silentReporter, type Reporter } from './progress.ts';
 import { publishRun } from './run-writer.ts';
-import { openStorage } from './storage/storage.ts';
+import { checkRunOutput, clearRunFiles, lockRun } from './run-output.ts';
+import { openStorage, type Storage } from './storage/storage.ts';
 import { trainingStep } from './training-step.ts';
 
 export interface TrainOptions {
@@ -28,6 +29,8 @@ export interface TrainOptions {
   threads?: number;
   /** Continue from out/checkpoint/ when there is one (the saved config wins over `config`). */
   resume?: boolean;
+  /** Replace what `out` holds (a finished run, files that are not glo's); otherwise such an `out` is refused. */
+  overwrite?: boolean;
   runId?: string;
   reporter?: Reporter;
   /** Aborting (SIGINT/SIGTERM) makes the loop checkpoint after the current step and throw TrainingInterrupted. */
@@ -51,7 +54,22 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
   const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu, threads: options.threads });
   reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
   const out = openStorage(options.out);
+  // Before any data is loaded: --out must not be another trainer's, must be writable (taking the lock
+  // writes to it) and must not hold something this run would replace.
+  const lock = await lockRun(out);
+  try {
+    await checkRunOutput(out, { resume: Boolean(options.resume), overwrite: Boolean(options.overwrite) });
+    if (options.overwrite) {
+      const removed = await clearRunFiles(out);
+      if (removed > 0) reporter.info(`--overwrite: removed ${removed} files of the earlier run in ${out.uri}`);
+    }
+    return await trainLocked(options, out, backend, reporter);
+  } finally {
+    await lock.release();
+  }
+}
 
+async function trainLocked(options: TrainOptions, out: Storage, backend: BackendInfo, reporter: Reporter): Promise<RunManifest> {
   const checkpoint = options.resume ? await loadCheckpoint(out) : undefined;
   if (options.resume && !checkpoint) reporter.info(`no checkpoint under ${out.uri}/checkpoint: starting from scratch`);
   const config = checkpoint?.state.config ?? options.config;

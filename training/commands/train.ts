@@ -15,6 +15,7 @@ const trainFlags = {
   preset: { type: 'string' as const },
   backend: { type: 'string' as const },
   resume: { type: 'boolean' as const },
+  overwrite: { type: 'boolean' as const },
   'run-id': { type: 'string' as const },
   'require-gpu': { type: 'boolean' as const },
   threads: { type: 'string' as const },
@@ -34,6 +35,8 @@ export function trainUsage(): string {
   --preset NAME            ${Object.keys(presets).join(' | ')}: a named starting point (flags and --config override it)
   --backend NAME           auto | tensorflow-gpu | tensorflow | wasm | cpu [auto]
   --resume                 continue from <out>/checkpoint when there is one
+  --overwrite              replace what <out> holds (a finished run, files that are not glo's); without it
+                           such an <out> is refused before any work
   --run-id ID              the run's id in the manifest [the last part of --out]
   --require-gpu            fail unless TensorFlow sees a GPU
   --threads N              CPU threads (wasm pthreads, 2 cores: about +25%) [1 for wasm]
@@ -89,6 +92,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const config = resolveConfig({ ...fromFile, ...fromFlags } as GloConfigInput, preset as PresetName | undefined);
 
   const out = values.out as string;
+  if (values.resume && values.overwrite) throw new UsageError('--resume continues what <out> holds and --overwrite replaces it: pass one of them.');
   if (values['skip-existing'] && (await openStorage(out).exists('manifest.json'))) {
     process.stderr.write(`${out}/manifest.json exists: skipping training (drop --skip-existing to train again).\n`);
     return 0;
@@ -104,6 +108,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       requireGpu: Boolean(values['require-gpu']),
       threads,
       resume: Boolean(values.resume),
+      overwrite: Boolean(values.overwrite),
       runId: values['run-id'] as string | undefined,
       reporter: consoleReporter({ quiet: Boolean(values.quiet) }),
       signal: signals.signal,

@@ -2,7 +2,7 @@
 // rename, so a crash or a concurrent reader never sees half a manifest or checkpoint), deleting a missing
 // key is fine, and folders are an implementation detail (created on write, pruned when emptied by delete).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -52,6 +52,27 @@ export class FolderStorage implements Storage {
 
   async write(key: string, data: Uint8Array | string): Promise<void> {
     const file = this.pathOf(key);
+    await this.writeVia(file, data, (temp) => rename(temp, file));
+  }
+
+  async createIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
+    const file = this.pathOf(key);
+    let created = true;
+    // link() fails with EEXIST where rename() would replace: the complete file appears only if none was there.
+    await this.writeVia(file, data, async (temp) => {
+      try {
+        await link(temp, file);
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw error;
+        created = false;
+      }
+      await unlink(temp);
+    });
+    return created;
+  }
+
+  /** Writes `data` to a synced temp file beside `file`, then hands it to `publish` (rename or link). */
+  private async writeVia(file: string, data: Uint8Array | string, publish: (temp: string) => Promise<void>): Promise<void> {
     const dir = path.dirname(file);
     const temp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`);
     try {
@@ -72,7 +93,7 @@ export class FolderStorage implements Storage {
           if (errorCode(error) !== 'ENOENT' || attempt >= 2) throw error;
         }
       }
-      await rename(temp, file);
+      await publish(temp);
     } catch (error) {
       await unlink(temp).catch(() => undefined);
       throw new StorageError(`Cannot write ${file}: ${(error as Error).message}`, { cause: error });
@@ -141,7 +162,9 @@ export class FolderStorage implements Storage {
   // S3 has no folders, so deleting a checkpoint/ should not leave an empty one behind. rmdir refuses a
   // non-empty folder, which makes this safe against concurrent writers; the root itself is kept.
   private async pruneEmptyParents(dir: string): Promise<void> {
-    while (dir !== this.uri && dir.startsWith(this.uri + path.sep)) {
+    // A root of '/' already ends with the separator ('//' would match nothing and prune nothing).
+    const rootPrefix = this.uri.endsWith(path.sep) ? this.uri : this.uri + path.sep;
+    while (dir !== this.uri && dir.startsWith(rootPrefix)) {
       try {
         await rmdir(dir);
       } catch {

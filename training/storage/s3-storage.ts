@@ -170,6 +170,20 @@ export class S3Storage implements Storage {
     }
   }
 
+  async createIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
+    const Key = this.objectKey(key);
+    const Body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key), IfNoneMatch: '*' }));
+      return true;
+    } catch (error) {
+      const { name, $metadata } = (error ?? {}) as AwsError;
+      // 412: the object exists; 409: a concurrent conditional write to the same key is in flight.
+      if (name === 'PreconditionFailed' || $metadata?.httpStatusCode === 412 || $metadata?.httpStatusCode === 409) return false;
+      throw s3Error('PutObject', this.uriOf(Key), error);
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     const Key = this.objectKey(key);
     try {

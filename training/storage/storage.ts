@@ -21,6 +21,11 @@ export interface Storage {
   readIfExists(key: string): Promise<Uint8Array | undefined>;
   /** Atomic per object: readers see the old content or the new, never a partial file. Strings are UTF-8. */
   write(key: string, data: Uint8Array | string): Promise<void>;
+  /**
+   * Writes the object only if no object has the key, atomically (a folder: a hard link of a complete temp
+   * file; S3: a conditional PUT, If-None-Match: *). True when this call created it, false when it existed.
+   */
+  createIfAbsent(key: string, data: Uint8Array | string): Promise<boolean>;
   exists(key: string): Promise<boolean>;
   /**
    * Every object under the root, recursively, sorted by key. `prefix` names a folder (a trailing '/' is

@@ -87,6 +87,19 @@ describe.each(backends)('$name respects the Storage contract', (backend) => {
     expect((await storage.read('empty.bin')).byteLength).toBe(0);
   });
 
+  it('createIfAbsent writes only when the key is free, and one of two racing writers wins', async () => {
+    const storage = fresh();
+    expect(await storage.createIfAbsent('lock.json', 'first')).toBe(true);
+    expect(await storage.createIfAbsent('lock.json', 'second')).toBe(false);
+    expect(text(await storage.read('lock.json'))).toBe('first');
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((who) => storage.createIfAbsent('race.json', who)));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    expect(['a', 'b', 'c', 'd'][results.indexOf(true)]).toBe(text(await storage.read('race.json')));
+    await storage.delete(['lock.json']);
+    expect(await storage.createIfAbsent('lock.json', 'third')).toBe(true);
+    expect((await storage.list()).map((o) => o.key)).toEqual(['lock.json', 'race.json']);
+  });
+
   it('reports existence of objects, not of folders', async () => {
     const storage = fresh();
     await storage.write('a/b.txt', 'x');
