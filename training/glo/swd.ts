@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { laplacianPyramid } from './laplacian.ts';
+import { sortFloat32 } from './radix-sort.ts';
 import { Random } from './random.ts';
 
 /**
@@ -150,7 +151,8 @@ function sortedProjections(a: Float32Array, rows: number, dim: number, direction
     projected.dispose();
     for (let r = 0; r < n; r++) for (let j = 0; j < count; j++) columns[j][start + r] = values[r * count + j];
   }
-  for (const c of columns) c.sort();
+  const scratch = new Float32Array(rows);
+  for (const c of columns) sortFloat32(c, scratch);
   return columns;
 }
 
