@@ -28,8 +28,8 @@ export function sortFloat32(values: Float32Array, scratch = new Float32Array(val
       sum += c;
     }
   }
-  let from = keys;
-  let to = new Uint32Array(scratch.buffer, scratch.byteOffset, n);
+  let from: Uint32Array = keys;
+  let to: Uint32Array = new Uint32Array(scratch.buffer, scratch.byteOffset, n);
   for (let digit = 0; digit < 3; digit++) {
     const shift = 11 * digit;
     const base = 2048 * digit;
