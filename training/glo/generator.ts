@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { TrainingBatchNormalization } from './batch-norm.ts';
 
 export interface GeneratorShape {
   imageSize: 32 | 64 | 128;
@@ -27,7 +28,7 @@ export function buildGenerator(shape: GeneratorShape, seed = 1): tfl.Sequential 
   let layerSeed = seed * 1000;
   const init = () => tfl.initializers.randomNormal({ mean: 0, stddev: 0.02, seed: layerSeed++ });
   const batchNorm = () =>
-    tfl.layers.batchNormalization({
+    new TrainingBatchNormalization({
       // PyTorch's DCGAN uses momentum 0.1 (= Keras 0.9): moving statistics must keep up with a
       // generator that SGD at lr 1 moves quickly; the trainer also recalibrates them at the end.
       momentum: 0.9,
