@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { initBackend, type BackendInfo, type BackendName } from '../backend/backend.ts';
+import { resolveConfig } from '../glo/config.ts';
 import { findTorchPython, runPytorchStep, type PytorchResult } from './pytorch-reference.ts';
 import { benchTrainingStep, matmulCeilingGflops, type StepBenchResult } from './step-bench.ts';
 
@@ -72,7 +73,7 @@ async function main(argv: string[]): Promise<void> {
   console.log(`glo training step (paper preset: DCGAN ngf 64, d 100, BatchNorm, Lap1 4 levels + L2, SGD lr 1 / 10), ` +
     `batch ${batchSize}; node ${process.version}; ${os.cpus()[0]?.model.trim()} x ${os.cpus().length}; ` +
     `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-  console.log(python ? `PyTorch reference: ${python} (training/bench/pytorch-step.py, 1 torch thread)` : 'PyTorch reference: not installed (python3 -c "import torch" fails), column left empty');
+  console.log(python ? `PyTorch reference: ${python} (training/bench/pytorch-step.py, 1 torch thread; timed before and after glo's step, mean of both)` : 'PyTorch reference: not installed (python3 -c "import torch" fails), column left empty');
 
   const rows: Row[] = [];
   const pytorchBySize = new Map<number, PytorchResult>();
@@ -93,16 +94,20 @@ async function main(argv: string[]): Promise<void> {
     }
     for (const imageSize of name === 'cpu' ? sizes.filter((s) => cpuSizes.includes(s)) : sizes) {
       const isCpu = name === 'cpu';
-      const result = benchTrainingStep({ config: { imageSize: imageSize as 32 | 64 | 128, batchSize: isCpu ? cpuBatch : batchSize }, steps: isCpu ? 1 : steps });
-      let pytorch: PytorchResult | null = null;
-      if (python && !isCpu) {
-        pytorch = pytorchBySize.get(imageSize) ?? null;
-        if (!pytorch) {
-          const c = result.config;
-          pytorch = runPytorchStep(python, { imageSize, batchSize, steps: Math.max(3, steps), channels: c.channels, latentDim: c.latentDim, generatorWidth: c.generatorWidth, lapLevels: c.lapLevels });
-          pytorchBySize.set(imageSize, pytorch);
-        }
+      const config = { imageSize: imageSize as 32 | 64 | 128, batchSize: isCpu ? cpuBatch : batchSize };
+      // PyTorch runs just before and just after glo's step and counts as the mean of both, so that a
+      // shared machine's drift during the pair weighs on both sides of the ratio alike.
+      const resolved = resolveConfig(config, 'paper');
+      const pytorchRun = () => runPytorchStep(python!, { imageSize, batchSize, steps: Math.max(3, steps), channels: resolved.channels,
+        latentDim: resolved.latentDim, generatorWidth: resolved.generatorWidth, lapLevels: resolved.lapLevels });
+      const comparePytorch = python != null && !isCpu && !pytorchBySize.has(imageSize);
+      const before = comparePytorch ? pytorchRun() : null;
+      const result = benchTrainingStep({ config, steps: isCpu ? 1 : steps });
+      if (before) {
+        const after = pytorchRun();
+        pytorchBySize.set(imageSize, { ...after, imagesPerSecond: (before.imagesPerSecond + after.imagesPerSecond) / 2 });
       }
+      const pytorch = isCpu ? null : pytorchBySize.get(imageSize) ?? null;
       rows.push({ backend, threads: backendThreads, result, pytorch });
       console.log(`${name} ${imageSize} px: step ${fixed(result.stepImagesPerSecond)} img/s, generator alone ${fixed(result.generatorImagesPerSecond)} img/s` +
         (pytorch ? `, PyTorch ${fixed(pytorch.imagesPerSecond)} img/s` : ''));

@@ -64,6 +64,12 @@ export interface StepBenchOptions {
 }
 
 /** Median of the times `run` takes over `repeats` calls, in ms, after one warm-up call. */
+function timeMs(run: () => void): number {
+  const start = performance.now();
+  run();
+  return performance.now() - start;
+}
+
 function medianMs(repeats: number, run: () => void): number {
   run();
   const times: number[] = [];
@@ -97,13 +103,6 @@ export function benchTrainingStep(options: StepBenchOptions): StepBenchResult {
     return permutation.slice(cursor, (cursor += batch));
   };
   try {
-    // The whole step, read back as the trainer does.
-    const stepMs = medianMs(options.steps, () => {
-      const loss = trainingStep(state, nextRows());
-      loss.dataSync();
-      loss.dispose();
-    });
-
     const rows = nextRows();
     const codes = tf.tensor2d(gatherRows(latents, dim, rows), [batch, dim]);
     const targets = batchTargets(dataset, rows);
@@ -116,10 +115,29 @@ export function benchTrainingStep(options: StepBenchOptions): StepBenchResult {
       for (const t of Array.isArray(out) ? out : [out]) t.dataSync();
       tf.dispose(out);
     });
-    const generatorMs = timeSync(() => {
+    // The whole step (read back as the trainer does) and the generator alone, timed in alternation so
+    // that a machine whose speed drifts affects both alike; medians of each.
+    const step = () => {
+      const loss = trainingStep(state, nextRows());
+      loss.dataSync();
+      loss.dispose();
+    };
+    const generatorAlone = () => {
       const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(generateTraining(generator, z), upstream)) as tf.Scalar, [...weights, z]);
-      return [value, ...Object.values(grads)];
-    });
+      for (const t of [value, ...Object.values(grads)]) t.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step();
+    generatorAlone();
+    const stepTimes: number[] = [];
+    const generatorTimes: number[] = [];
+    for (let i = 0; i < options.steps; i++) {
+      stepTimes.push(timeMs(step));
+      generatorTimes.push(timeMs(generatorAlone));
+    }
+    const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
+    const stepMs = median(stepTimes);
+    const generatorMs = median(generatorTimes);
     const breakdown: Omit<StepBreakdown, 'generatorBackwardAndUpdateMs'> = {
       dataMs: medianMs(options.steps, () => batchTargets(dataset, rows).dispose()),
       generatorForwardMs: timeSync(() => generateTraining(generator, codes)),
