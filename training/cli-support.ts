@@ -1,7 +1,39 @@
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 /** A mistake in how a command was called: the CLI prints the message and exits 2. */
 export class UsageError extends Error {}
+
+/** A config file is a few hundred bytes of JSON; anything past this is a wrong path (e.g. /dev/zero, a dataset). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/**
+ * The JSON object in a --config file (glo train, glo upload). Refused with a UsageError naming the file: a
+ * missing path, anything but a regular file (a device such as /dev/zero would be read forever), more than
+ * 1 MiB, invalid JSON, or JSON that is not an object.
+ */
+export function readConfigFile(file: string): Record<string, unknown> {
+  let size: number;
+  try {
+    const info = statSync(file);
+    if (!info.isFile()) throw new UsageError(`--config ${file} is not a regular file: give a JSON file of training options.`);
+    size = info.size;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`--config ${file}: no such file.`);
+  }
+  if (size > MAX_CONFIG_BYTES) throw new UsageError(`--config ${file} is ${size} bytes; a config file is at most 1 MiB of JSON training options.`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`--config ${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new UsageError(`--config ${file} must hold a JSON object of training options, e.g. {"epochs": 10}.`);
+  }
+  return parsed as Record<string, unknown>;
+}
 
 /** Strict flag parsing for one command; a parse failure becomes a UsageError that points at `glo <command> --help`. */
 export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(

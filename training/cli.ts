@@ -45,7 +45,11 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`glo: ${e.message}\n`);
       return 2;
     }
-    process.stderr.write(`glo: ${(e as Error).stack ?? e}\n`);
+    // A message a user can act on; the stack trace is for bug reports.
+    const debug = process.env.GLO_DEBUG === '1';
+    process.stderr.write(e instanceof Error
+      ? `glo: ${debug ? e.stack : e.message}\n${debug ? '' : '(GLO_DEBUG=1 prints the stack trace)\n'}`
+      : `glo: ${String(e)}\n`);
     return 1;
   }
 }

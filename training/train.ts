@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendInfo, type BackendName } from './backend/backend.ts';
 import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
-import { loadDataset, type Dataset } from './data/dataset.ts';
+import { DatasetTooSmallError, loadDataset, type Dataset } from './data/dataset.ts';
 import { evaluateReconstructions, datasetDigest } from './evaluate.ts';
 import { splitHoldout } from './eval/holdout.ts';
 import type { GloConfig } from './glo/config.ts';
@@ -85,6 +85,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   for (const s of loaded.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
   // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
   const { train: dataset, holdout } = splitHoldout(loaded, config.holdout, config.seed);
+  if (dataset.count < 2) throw new DatasetTooSmallError(loaded.source, dataset.count, holdout?.dataset.count ?? 0);
   if (holdout) reporter.info(`holdout: ${holdout.dataset.count} of ${loaded.count} images set aside (never trained on) for glo eval`);
   const digest = datasetDigest(dataset);
   if (checkpoint && (checkpoint.state.dataset.count !== dataset.count || checkpoint.state.dataset.namesDigest !== digest)) {

@@ -37,6 +37,15 @@ describe('symmetricEigen and cholesky', () => {
   });
 });
 
+describe('cholesky of a zero matrix (a prior fitted to identical codes)', () => {
+  it('adds a small absolute jitter instead of failing', () => {
+    const { factor, jitter } = cholesky(new Float64Array(9), 3);
+    expect(jitter).toBeGreaterThan(0);
+    expect(jitter).toBeLessThan(1e-6);
+    expect(factor[0]).toBeCloseTo(Math.sqrt(jitter), 12);
+  });
+});
+
 describe('PCA by randomized SVD', () => {
   it('matches an exact eigendecomposition of the covariance on a small matrix', () => {
     const count = 40;

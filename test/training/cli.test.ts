@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../training/cli.ts';
-import { tempDir } from './training-fixtures.ts';
+import { makeImageFolder, tempDir } from './training-fixtures.ts';
 
 let stderr: string;
 let stdout: string;
@@ -43,6 +43,38 @@ describe('glo train options', () => {
     await writeFile(file, JSON.stringify({ epochs: 2, learningRate: 3 }));
     expect(await main(['train', '--data', 'emoji', '--out', path.join(dir, 'run'), '--config', file])).toBe(2);
     expect(stderr).toMatch(/unknown option "learningRate"/);
+    expect(existsSync(path.join(dir, 'run'))).toBe(false);
+  });
+
+  it('--config must be a regular JSON file of at most 1 MiB holding an object', async () => {
+    const dir = await tempDir('glo-cli-');
+    const big = path.join(dir, 'big.json');
+    await writeFile(big, `{"epochs": 2, "pad": "${'x'.repeat(1 << 20)}"}`);
+    const list = path.join(dir, 'list.json');
+    await writeFile(list, '[1, 2]');
+    const cases: [string, RegExp][] = [
+      ['/dev/zero', /--config \/dev\/zero is not a regular file/],
+      [dir, /is not a regular file/],
+      [path.join(dir, 'missing.json'), /no such file/],
+      [big, /bytes; a config file is at most 1 MiB/],
+      [list, /must hold a JSON object/],
+    ];
+    for (const [file, message] of cases) {
+      stderr = '';
+      expect(await main(['train', '--data', 'emoji', '--out', path.join(dir, 'run'), '--config', file])).toBe(2);
+      expect(stderr).toMatch(message);
+    }
+    expect(existsSync(path.join(dir, 'run'))).toBe(false);
+  });
+
+  it('a dataset of one image is refused before training, with a message and no stack trace', async () => {
+    const dir = await tempDir('glo-cli-');
+    const images = await makeImageFolder(1);
+    expect(await main(['train', '--data', images, '--out', path.join(dir, 'run'), '--preset', 'tiny', '--backend', 'wasm'])).toBe(1);
+    expect(stderr).toMatch(/has 1 usable image to train on: GLO needs at least 2/);
+    expect(stderr).toMatch(/GLO_DEBUG=1 prints the stack trace/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stderr).not.toMatch(/epoch 1/);
     expect(existsSync(path.join(dir, 'run'))).toBe(false);
   });
 

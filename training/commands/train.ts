@@ -1,9 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { describeConfig, gloConfigSchema, presets, resolveConfig, toFlag, type GloConfigInput, type PresetName } from '../glo/config.ts';
 import { consoleReporter } from '../progress.ts';
 import { openStorage } from '../storage/storage.ts';
 import { train, TrainingInterrupted } from '../train.ts';
-import { abortOnSignals, parseFlags, UsageError } from '../cli-support.ts';
+import { abortOnSignals, parseFlags, readConfigFile, UsageError } from '../cli-support.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);
 const configFlags = Object.fromEntries(configKeys.map((k) => [toFlag(k), { type: 'string' as const }]));
@@ -74,16 +73,7 @@ export async function trainCommand(args: string[]): Promise<number> {
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
 
-  let fromFile: GloConfigInput = {};
-  if (values.config) {
-    const file = values.config as string;
-    if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file.`);
-    try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as GloConfigInput;
-    } catch (e) {
-      throw new UsageError(`--config ${file} is not valid JSON: ${(e as Error).message}`);
-    }
-  }
+  const fromFile = (values.config ? readConfigFile(values.config as string) : {}) as GloConfigInput;
   const fromFlags: Record<string, unknown> = {};
   for (const key of configKeys) {
     const v = values[toFlag(key)];

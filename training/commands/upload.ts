@@ -1,7 +1,6 @@
 import cliProgress from 'cli-progress';
-import { existsSync, readFileSync } from 'node:fs';
 import { gloConfigSchema, presets, toFlag, type GloConfigInput, type PresetName } from '../glo/config.ts';
-import { parseFlags, UsageError } from '../cli-support.ts';
+import { parseFlags, readConfigFile, UsageError } from '../cli-support.ts';
 import { resolveBucket } from '../pipeline/buckets.ts';
 import { JobSpecError } from '../pipeline/job-spec.ts';
 import { StorageError } from '../storage/storage.ts';
@@ -73,16 +72,7 @@ export async function uploadCommand(args: string[]): Promise<number> {
   const thresholdMib = values['multipart-threshold-mib'] === undefined ? undefined : Number(values['multipart-threshold-mib']);
   if (thresholdMib !== undefined && !(thresholdMib >= 5)) throw new UsageError(`--multipart-threshold-mib must be at least 5 (S3's minimum part size), got "${values['multipart-threshold-mib']}".`);
 
-  let fromFile: GloConfigInput & { preset?: string } = {};
-  if (values.config) {
-    const file = values.config as string;
-    if (!existsSync(file)) throw new UsageError(`--config ${file}: no such file.`);
-    try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as GloConfigInput;
-    } catch (e) {
-      throw new UsageError(`--config ${file} is not valid JSON: ${(e as Error).message}`);
-    }
-  }
+  const fromFile = (values.config ? readConfigFile(values.config as string) : {}) as GloConfigInput & { preset?: string };
   const { preset: filePreset, ...fileOptions } = fromFile;
   const fromFlags: Record<string, unknown> = {};
   for (const key of configKeys) {

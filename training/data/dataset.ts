@@ -62,6 +62,18 @@ export class EmptyDatasetError extends Error {
   }
 }
 
+/** Too few usable images to train on: BatchNorm needs batches of 2, and the Gaussian prior at least 2 codes. */
+export class DatasetTooSmallError extends EmptyDatasetError {
+  constructor(source: string, count: number, heldOut: number) {
+    super(source, `only ${count}`);
+    this.name = 'DatasetTooSmallError';
+    this.message = `${source} has ${count} usable image${count === 1 ? '' : 's'} to train on` +
+      (heldOut > 0 ? ` (${heldOut} more set aside by --holdout)` : '') +
+      ': GLO needs at least 2 (BatchNorm normalizes over a batch, and the Gaussian prior is fitted to the codes). Add images' +
+      (heldOut > 0 ? ' or lower --holdout.' : '.');
+  }
+}
+
 export const DEFAULT_MAX_FILE_BYTES = 50 * 1000 * 1000;
 const DEFAULT_CONCURRENCY = 16;
 

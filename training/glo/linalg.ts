@@ -85,8 +85,10 @@ export function symmetricEigen(matrix: Float64Array, n: number): { values: Float
 export function cholesky(matrix: Float64Array, n: number): { factor: Float64Array; jitter: number } {
   let meanDiagonal = 0;
   for (let i = 0; i < n; i++) meanDiagonal += matrix[i * n + i] / n;
+  // An all-zero covariance (every code the same) has no scale of its own: jitter relative to 1 then.
+  const scale = meanDiagonal > 0 ? meanDiagonal : 1;
   for (let attempt = 0; attempt < 12; attempt++) {
-    const jitter = attempt === 0 ? 0 : meanDiagonal * 1e-10 * 10 ** attempt;
+    const jitter = attempt === 0 ? 0 : scale * 1e-10 * 10 ** attempt;
     const l = tryCholesky(matrix, n, jitter);
     if (l) return { factor: l, jitter };
   }
