@@ -286,7 +286,9 @@ function formatMegabytes(bytes: number): string {
 function storageCandidate(storage: Storage, object: StorageObject, settings: DecodeSettings, label: string | undefined): Candidate {
   const extension = extensionOf(object.key);
   let skipReason: string | undefined;
-  if (UNSUPPORTED_IMAGE_EXTENSIONS.has(extension)) {
+  if (object.unreadable) {
+    skipReason = `unreadable: ${object.unreadable}`;
+  } else if (UNSUPPORTED_IMAGE_EXTENSIONS.has(extension)) {
     skipReason = `unsupported image format .${extension}: convert it to PNG or JPEG`;
   } else if (!IMAGE_EXTENSIONS.has(extension)) {
     skipReason = `not an image file extension (${extension ? `.${extension}` : 'none'}); expected .png, .jpg, .jpeg, .webp, .gif, .tif, .tiff or .avif`;

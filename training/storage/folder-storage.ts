@@ -22,6 +22,11 @@ const TEMP_SUFFIX = '.glo-tmp';
 const isTempName = (name: string) => name.startsWith('.') && name.endsWith(TEMP_SUFFIX);
 
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
+const UNREADABLE_CODES = new Map([
+  ['ELOOP', 'a symbolic link loop (ELOOP)'],
+  ['EACCES', 'no permission to read it (EACCES)'],
+  ['EPERM', 'no permission to read it (EPERM)'],
+]);
 const errorCode = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code ?? '';
 
 export class FolderStorage implements Storage {
@@ -138,7 +143,9 @@ export class FolderStorage implements Storage {
           if (info.isFile()) into.push({ key, size: info.size });
         } catch (error) {
           // A dangling symlink, or a file deleted while listing: not an object.
-          if (!NOT_FOUND_CODES.has(errorCode(error))) throw error;
+          if (NOT_FOUND_CODES.has(errorCode(error))) return;
+          if (!UNREADABLE_CODES.has(errorCode(error))) throw error;
+          into.push({ key, size: 0, unreadable: UNREADABLE_CODES.get(errorCode(error))! });
         }
       }),
     );

@@ -11,6 +11,11 @@ export interface StorageObject {
   size: number;
   /** S3 ETag without quotes (multipart uploads end in "-<parts>"); absent for folders. */
   etag?: string;
+  /**
+   * Folders only: the entry is there but cannot be read as a file (a symbolic link loop, no permission),
+   * and why; its size is 0. Listing reports it instead of failing, so a dataset can skip it with a reason.
+   */
+  unreadable?: string;
 }
 
 export interface Storage {

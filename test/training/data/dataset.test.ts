@@ -1,6 +1,6 @@
 // loadDataset respects three promises: bad files are reported, never fatal; the result is deterministic
 // (sorted names, same pixels from a folder and from S3); and "nothing usable" is an error a user can act on.
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
@@ -129,6 +129,16 @@ describe('loadDataset from a folder', () => {
     const spread = await loadDataset(dir, { imageSize: 8, channels: 3, limit: 2 });
     expect(spread.names).toEqual(['cats/kitten/felix.png', 'dogs/rex.png']);
     expect(spread.labels?.classes).toEqual(['cats', 'dogs']);
+  });
+
+  it('skips a symbolic link loop with its reason, and does not follow links to folders', async () => {
+    const dir = path.join(root, 'links');
+    await writeTree(dir, { 'a.png': await solidPng(RED), 'b.png': await solidPng(BLUE) });
+    await symlink('loop.png', path.join(dir, 'loop.png')); // points at itself: ELOOP
+    await symlink(dir, path.join(dir, 'self')); // a folder link back up: a cycle if followed
+    const linked = await loadDataset(dir, { imageSize: 8, channels: 3 });
+    expect(linked.names).toEqual(['a.png', 'b.png']);
+    expect(linked.skipped).toEqual([{ name: 'loop.png', reason: 'unreadable: a symbolic link loop (ELOOP)' }]);
   });
 
   it('has no labels when images sit at the top level', async () => {
