@@ -39,8 +39,11 @@ export interface TrainOptions {
 
 export class TrainingInterrupted extends Error {
   override name = 'TrainingInterrupted';
-  constructor(readonly checkpoint: string, readonly step: number) {
-    super(`Training interrupted at step ${step}; checkpoint saved to ${checkpoint}. Run again with --resume to continue.`);
+  /** `checkpoint` is undefined when the run stopped before its first step (nothing to save yet). */
+  constructor(readonly checkpoint: string | undefined, readonly step: number) {
+    super(checkpoint === undefined
+      ? 'Training interrupted before its first step: there was nothing to save yet. Run the same command again to start.'
+      : `Training interrupted at step ${step}; checkpoint saved to ${checkpoint}. Run again with --resume to continue.`);
   }
 }
 
@@ -84,6 +87,14 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   reporter.info(`dataset ${loaded.source}: ${loaded.count} images at ${config.imageSize} px, ${loaded.skipped.length} skipped`);
   for (const s of loaded.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
   // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
+  // Between the phases before the first step (loading, PCA) an interrupt stops at once; a resumed run's
+  // checkpoint is still the one to resume from.
+  const stopIfInterrupted = async (where: string | undefined, step: number) => {
+    await yieldToEventLoop(); // a signal that came during synchronous work (PCA) is delivered here
+    if (options.signal?.aborted) throw new TrainingInterrupted(where, step);
+  };
+  const resumeFrom = checkpoint ? `${out.uri}/checkpoint` : undefined;
+  await stopIfInterrupted(resumeFrom, checkpoint?.state.step ?? 0);
   const { train: dataset, holdout } = splitHoldout(loaded, config.holdout, config.seed);
   if (dataset.count < 2) throw new DatasetTooSmallError(loaded.source, dataset.count, holdout?.dataset.count ?? 0);
   if (holdout) reporter.info(`holdout: ${holdout.dataset.count} of ${loaded.count} images set aside (never trained on) for glo eval`);
@@ -117,6 +128,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
     elapsedSeconds: 0,
     dataset: { source: dataset.source, count, namesDigest: digest },
   };
+  await stopIfInterrupted(resumeFrom, state.step);
   const resumedFrom = checkpoint ? state.step : undefined;
   const random = new Random(state.randomState);
   const latentOptimizer: LatentOptimizer =
@@ -146,7 +158,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
       loss.dispose();
       // Signal handlers run as macrotasks, and on wasm the read above resolves without one: this turn of the
       // event loop is what lets a SIGINT/SIGTERM reach options.signal mid-epoch (it costs microseconds).
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      await yieldToEventLoop();
       if (!Number.isFinite(lossValue)) {
         throw new Error(`The loss became ${lossValue} at step ${state.step + 1}: training diverged. Lower --lr-generator / --lr-latent or try --optimizer adam.`);
       }
@@ -196,6 +208,8 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
     lastCheckpoint = Date.now();
   }
 
+  // The last epoch's checkpoint is written: an interrupt now resumes straight into publishing.
+  await stopIfInterrupted(`${out.uri}/checkpoint`, state.step);
   reporter.info('final evaluation: recalibrating BatchNorm, reconstructing every image, PCA baseline');
   const manifest = await publishRun({
     storage: out,
@@ -217,6 +231,8 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   );
   return manifest;
 }
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Initial codes (paper, section 3.3): PCA projections, or N(0, I/d); then projected into Z. */
 function initialLatents(config: GloConfig, dataset: Dataset, getPca: () => PcaModel, reporter: Reporter): Float32Array {

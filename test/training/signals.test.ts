@@ -74,5 +74,26 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     const step = Number(/Training interrupted at step (\d+)/.exec(run.stderr)![1]);
     expect(step).toBeLessThan(625);
   }, 180_000);
+
+  it('acts on SIGINT during PCA init: stops before the first step, with nothing to resume', async () => {
+    const out = path.join(await tempDir(), 'sigint-pca');
+    const args = ['train', '--data', 'mnist', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
+      '--batch-size', '16', '--latent-dim', '100', '--generator-width', '16', '--backend', 'wasm'];
+    let sentAt = 0;
+    // The dataset line comes right before PCA init (randomized SVD of 8,192 digits).
+    const run = await runGlo(args, (text, child) => {
+      if (!sentAt && /dataset mnist: 10000 images/.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(run.code, run.stderr).toBe(130);
+    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    expect(run.stderr).toMatch(/interrupted before its first step: there was nothing to save yet/);
+    expect(run.stderr).not.toMatch(/epoch 1\/1 step/);
+    expect(existsSync(path.join(out, 'checkpoint'))).toBe(false);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
+  }, 120_000);
 });
 
