@@ -139,27 +139,43 @@ export interface LossConfig {
 }
 
 /**
- * Each image's reconstruction loss, [n], and the gradient of their MEAN with respect to `predicted`.
+ * Each image's reconstruction loss, [n], with what its gradient needs: the difference and its pyramid.
  *
  * Lap1 (paper, section 3.2) = sum_j w_j * mean |L^j(predicted) - L^j(target)|. Convention: the weights act
  * on each level's MEAN absolute difference (not the sum), finest level first; the residual is the last
  * level. The pyramid is linear, so L^j(a) - L^j(b) = L^j(a - b): one pyramid of the difference instead
- * of two. Its gradient is written out rather than taped: with s_j = w_j sign(L^j d) / size_j, going from
- * the residual up, dG^j = s_j + REDUCE^T(dG^{j+1} - EXPAND^T s_j), with REDUCE^T and EXPAND^T the
- * transposed matrices. "+ l2" adds l2Weight * mean (predicted - target)^2. Images are in [-1, 1].
+ * of two. "+ l2" adds l2Weight * mean (predicted - target)^2. Images are in [-1, 1].
  */
-function lossAndGradient(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig): { perImage: tf.Tensor1D; gradient: tf.Tensor4D } {
-  const [n, , , c] = predicted.shape;
+function lossTerms(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig): { perImage: tf.Tensor1D; difference: tf.Tensor4D; levels: tf.Tensor3D[] } {
+  const n = predicted.shape[0];
   const difference: tf.Tensor4D = tf.sub(predicted, target);
   const perImageTerms: tf.Tensor1D[] = [];
-  const gradientTerms: tf.Tensor4D[] = [];
+  let levels: tf.Tensor3D[] = [];
   if (config.loss !== 'l2') {
     const weights = config.lapWeights;
-    const ops = pyramidOperators(predicted.shape[1], weights.length);
-    const levels = pyramidOfPlanes(toPlanes(difference), ops);
+    levels = pyramidOfPlanes(toPlanes(difference), pyramidOperators(predicted.shape[1], weights.length));
     // Per-image means: a level's planes are image-major, so an image's mean is over its c planes.
     levels.forEach((level, j) => perImageTerms.push(tf.mul(tf.mean(tf.reshape(tf.abs(level), [n, -1]), 1), weights[j])));
-    const signs: tf.Tensor3D[] = levels.map((level, j) => tf.mul(tf.sign(level), weights[j] / level.size));
+  }
+  if (config.loss !== 'lap1') {
+    perImageTerms.push(tf.mul(tf.mean(tf.reshape(tf.square(difference), [n, -1]), 1), l2WeightOf(config)));
+  }
+  return { perImage: tf.addN(perImageTerms), difference, levels };
+}
+
+const l2WeightOf = (config: LossConfig) => (config.loss === 'l2' ? 1 : config.l2Weight);
+
+/**
+ * The gradient of the batch MEAN of lossTerms with respect to `predicted`, written out rather than taped:
+ * with s_j = w_j sign(L^j d) / size_j, going from the residual up, dG^j = s_j + REDUCE^T(dG^{j+1} -
+ * EXPAND^T s_j), with REDUCE^T and EXPAND^T the transposed matrices; l2 adds 2 l2Weight d / size.
+ */
+function meanLossGradient(difference: tf.Tensor4D, levels: tf.Tensor3D[], config: LossConfig): tf.Tensor4D {
+  const [n, side, , c] = difference.shape;
+  const gradientTerms: tf.Tensor4D[] = [];
+  if (config.loss !== 'l2') {
+    const ops = pyramidOperators(side, levels.length);
+    const signs: tf.Tensor3D[] = levels.map((level, j) => tf.mul(tf.sign(level), config.lapWeights[j] / level.size));
     let upstream = signs[signs.length - 1];
     for (let j = signs.length - 2; j >= 0; j--) {
       const expandAdjoint = separable(signs[j], ops.expandAdjoint[j]);
@@ -167,30 +183,29 @@ function lossAndGradient(predicted: tf.Tensor4D, target: tf.Tensor4D, config: Lo
     }
     gradientTerms.push(fromPlanes(upstream, n, c));
   }
-  if (config.loss !== 'lap1') {
-    const l2Weight = config.loss === 'l2' ? 1 : config.l2Weight;
-    perImageTerms.push(tf.mul(tf.mean(tf.reshape(tf.square(difference), [n, -1]), 1), l2Weight));
-    gradientTerms.push(tf.mul(difference, (2 * l2Weight) / difference.size));
-  }
-  return { perImage: tf.addN(perImageTerms), gradient: tf.addN(gradientTerms) };
+  if (config.loss !== 'lap1') gradientTerms.push(tf.mul(difference, (2 * l2WeightOf(config)) / difference.size));
+  return tf.addN(gradientTerms);
 }
 
 /**
  * The reconstruction loss of each image separately, [n]: the means are taken per image, so the batch mean
- * of this is reconstructionLoss and each code's gradient does not depend on the other images. The
- * gradient is computed with the value (a custom gradient): no pyramid is taped.
+ * of this is reconstructionLoss and each code's gradient does not depend on the other images. A custom
+ * gradient: no pyramid is taped, and a forward-only call (scoring codes) never runs the backward pass.
  */
 export function perImageLoss(predicted: tf.Tensor4D, target: tf.Tensor4D, config: LossConfig | 'l2'): tf.Tensor1D {
   const resolved: LossConfig = config === 'l2' ? { loss: 'l2', lapWeights: [], l2Weight: 1 } : config;
   const n = predicted.shape[0];
   const withGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, save] = args as [tf.Tensor4D, tf.GradSaveFunc];
-    const { perImage, gradient } = lossAndGradient(x, target, resolved);
-    save([gradient]);
+    const { perImage, difference, levels } = lossTerms(x, target, resolved);
+    save([difference, ...levels]);
     return {
       value: perImage,
-      // d mean / d x is `gradient`; d perImage_i / d x is n times its image-i part.
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(saved[0], tf.reshape(tf.mul(dy, n), [n, 1, 1, 1])),
+      // d mean / d x is meanLossGradient; d perImage_i / d x is n times its image-i part.
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.tidy(() => {
+        const [d, ...pyramid] = saved as [tf.Tensor4D, ...tf.Tensor3D[]];
+        return tf.mul(meanLossGradient(d, pyramid, resolved), tf.reshape(tf.mul(dy, n), [n, 1, 1, 1]));
+      }),
     };
   });
   return withGradient(predicted) as tf.Tensor1D;
