@@ -86,7 +86,6 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   });
   reporter.info(`dataset ${loaded.source}: ${loaded.count} images at ${config.imageSize} px, ${loaded.skipped.length} skipped`);
   for (const s of loaded.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
-  // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
   // Between the phases before the first step (loading, PCA) an interrupt stops at once; a resumed run's
   // checkpoint is still the one to resume from.
   const stopIfInterrupted = async (where: string | undefined, step: number) => {
@@ -95,6 +94,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   };
   const resumeFrom = checkpoint ? `${out.uri}/checkpoint` : undefined;
   await stopIfInterrupted(resumeFrom, checkpoint?.state.step ?? 0);
+  // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
   const { train: dataset, holdout } = splitHoldout(loaded, config.holdout, config.seed);
   if (dataset.count < 2) throw new DatasetTooSmallError(loaded.source, dataset.count, holdout?.dataset.count ?? 0);
   if (holdout) reporter.info(`holdout: ${holdout.dataset.count} of ${loaded.count} images set aside (never trained on) for glo eval`);
@@ -147,13 +147,15 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   };
   let lastCheckpoint = Date.now();
 
+  // The table is updated in place, so one step state serves the whole run.
+  const stepState = { generator, optimizer, latents: state.latents, latentOptimizer, dataset, config };
   while (state.epoch < config.epochs) {
     if (state.stepInEpoch === 0) state.permutation = random.permutation(count);
     reporter.startEpoch(state.epoch, config.epochs, stepsPerEpoch, state.stepInEpoch);
     while (state.stepInEpoch < stepsPerEpoch) {
       const started = performance.now();
       const rows = state.permutation.subarray(state.stepInEpoch * batchSize, (state.stepInEpoch + 1) * batchSize);
-      const loss = trainingStep({ generator, optimizer, latents: state.latents, latentOptimizer, dataset, config }, rows);
+      const loss = trainingStep(stepState, rows);
       const lossValue = (await loss.data())[0];
       loss.dispose();
       // Signal handlers run as macrotasks, and on wasm the read above resolves without one: this turn of the

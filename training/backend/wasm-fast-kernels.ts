@@ -33,8 +33,8 @@ type FastKernel = (args: Parameters<KernelFunc>[0], original: KernelFunc) => Ret
  * - Conv2DBackpropInput (conv2dTranspose's forward): sub-pixel form on XNNPACK; falls back for NCHW,
  *   non-float, or a dy whose shape does not match inputShape.
  * - Tile (BatchNorm's gradient): memmoves; falls back for bool and strings.
- * - Sum and Mean over leading axes (BatchNorm's per-channel statistics and gradients): one matmul with a
- *   ones vector; falls back for other axes and non-float.
+ * - Sum and Mean over leading axes (BatchNorm's per-channel statistics and gradients): one XNNPACK
+ *   average pool over the reduced axes; falls back for other axes and non-float.
  */
 const FAST_KERNELS: Record<string, FastKernel> = {
   [Conv2DBackpropInput]: (args, original) => {
