@@ -33,9 +33,9 @@ function sample(keys: string[]): string {
  */
 export async function checkRunOutput(out: Storage, intent: OutputIntent): Promise<void> {
   refuseRoot(out);
+  if (intent.overwrite) return;
   // A failed attempt's record (glo job) says what went wrong; it does not make the folder a run.
   const keys = (await out.list()).map((o) => o.key).filter((k) => k !== LOCK_KEY && k !== 'failure.json');
-  if (intent.overwrite) return;
   if (keys.length === 0) return;
   const foreign = keys.filter((k) => !RUN_FILE.test(k));
   if (foreign.length > 0) {

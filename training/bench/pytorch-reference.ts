@@ -38,6 +38,5 @@ export function runPytorchStep(python: string, o: PytorchStepOptions): PytorchRe
     '--channels', String(o.channels), '--latent-dim', String(o.latentDim), '--ngf', String(o.generatorWidth),
     '--levels', String(o.lapLevels), '--threads', '1',
   ], { encoding: 'utf8', timeout: 30 * 60_000, stdio: ['ignore', 'pipe', 'inherit'] });
-  const result = JSON.parse(out.trim().split('\n').at(-1)!) as PytorchResult;
-  return result;
+  return JSON.parse(out.trim().split('\n').at(-1)!) as PytorchResult;
 }
