@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from './data/dataset.ts';
+import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
 import { gatherRows } from './glo/latent.ts';
 import { meanImageMetrics } from './glo/metrics.ts';
 
@@ -31,30 +32,36 @@ export function batchTargetValues(dataset: Dataset, rows: ArrayLike<number>): Fl
 /**
  * g(z_i) for the given rows, in chunks. 'inference' uses BatchNorm's moving statistics (what a saved
  * model does); 'batch-statistics' normalizes with the chunk's own statistics, as training does, and
- * restores the moving statistics afterwards so evaluating never changes the model.
+ * restores the moving statistics afterwards so evaluating never changes the model. `interrupt` is
+ * awaited before every chunk: every image of a large dataset takes minutes.
  */
-export function reconstruct(
+export async function reconstruct(
   generator: tfl.LayersModel,
   latents: Float32Array,
   dim: number,
   rows: ArrayLike<number>,
   mode: 'inference' | 'batch-statistics',
+  interrupt: InterruptCheck = uninterrupted,
   chunk = 256,
-): Float32Array {
+): Promise<Float32Array> {
   const saved = mode === 'batch-statistics' ? generator.nonTrainableWeights.map((w) => tf.clone(w.read())) : [];
   const parts: Float32Array[] = [];
-  for (let start = 0; start < rows.length; start += chunk) {
-    const batchRows = Array.from({ length: Math.min(chunk, rows.length - start) }, (_, i) => rows[start + i]);
-    const out = tf.tidy(() => {
-      const codes = tf.tensor2d(gatherRows(latents, dim, batchRows), [batchRows.length, dim]);
-      return (mode === 'inference' ? generator.predict(codes) : generator.apply(codes, { training: true })) as tf.Tensor;
-    });
-    parts.push(out.dataSync() as Float32Array);
-    out.dispose();
-  }
-  if (saved.length) {
-    generator.nonTrainableWeights.forEach((w, i) => w.write(saved[i]));
-    tf.dispose(saved);
+  try {
+    for (let start = 0; start < rows.length; start += chunk) {
+      await interrupt();
+      const batchRows = Array.from({ length: Math.min(chunk, rows.length - start) }, (_, i) => rows[start + i]);
+      const out = tf.tidy(() => {
+        const codes = tf.tensor2d(gatherRows(latents, dim, batchRows), [batchRows.length, dim]);
+        return (mode === 'inference' ? generator.predict(codes) : generator.apply(codes, { training: true })) as tf.Tensor;
+      });
+      parts.push(out.dataSync() as Float32Array);
+      out.dispose();
+    }
+  } finally {
+    if (saved.length) {
+      generator.nonTrainableWeights.forEach((w, i) => w.write(saved[i]));
+      tf.dispose(saved);
+    }
   }
   const total = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let offset = 0;
@@ -65,15 +72,16 @@ export function reconstruct(
   return total;
 }
 
-export function evaluateReconstructions(
+export async function evaluateReconstructions(
   generator: tfl.LayersModel,
   latents: Float32Array,
   dataset: Dataset,
   rows: ArrayLike<number>,
   mode: 'inference' | 'batch-statistics',
-): { mse: number; psnr: number; reconstructions: Float32Array } {
+  interrupt?: InterruptCheck,
+): Promise<{ mse: number; psnr: number; reconstructions: Float32Array }> {
   const dim = latents.length / dataset.count;
-  const reconstructions = reconstruct(generator, latents, dim, rows, mode);
+  const reconstructions = await reconstruct(generator, latents, dim, rows, mode, interrupt);
   const { mse, psnr } = meanImageMetrics(reconstructions, batchTargetValues(dataset, rows), dataset.imageSize * dataset.imageSize * dataset.channels);
   return { mse, psnr, reconstructions };
 }

@@ -9,6 +9,7 @@ import { fitImleSampler, saveImleSampler } from './eval/sampler.ts';
 import { batchTargetValues, evaluateReconstructions } from './evaluate.ts';
 import { fitGaussian, sampleGaussian, type GaussianPrior } from './glo/gaussian.ts';
 import { recalibrateBatchNorm } from './glo/generator.ts';
+import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
 import { encodeLatents } from './glo/latent-codec.ts';
 import { gatherRows, latentRow, interpolate } from './glo/latent.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from './glo/manifest.ts';
@@ -33,6 +34,12 @@ export interface PublishInput {
   reporter: Reporter;
   /** Images set aside before training (--holdout): written as holdout.png + holdout.json for `glo eval`. */
   holdout?: HoldoutSet;
+  /**
+   * Awaited between the parts of publishing and inside the long ones (recalibration, reconstructions,
+   * the IMLE fit): it throws to stop on an interrupt. manifest.json is written last, so a stopped publish
+   * leaves an unfinished run that resuming from the last checkpoint publishes again.
+   */
+  interrupt?: InterruptCheck;
 }
 
 /** The prior.json content: the Gaussian of all codes and, for labelled data, one per class. */
@@ -53,15 +60,16 @@ export function codeVersion(): string {
  * manifest sees a complete run.
  */
 export async function publishRun(input: PublishInput): Promise<RunManifest> {
-  const { storage, generator, state, dataset, pca, batchSize } = input;
+  const { storage, generator, state, dataset, pca, batchSize, interrupt = uninterrupted } = input;
   const config = state.config;
   const dim = config.latentDim;
   const count = dataset.count;
   const ppi = dataset.imageSize * dataset.imageSize * dataset.channels;
   const allRows = Int32Array.from({ length: count }, (_, i) => i);
 
-  recalibrateBatchNorm(generator, codeBatches(state.latents, dim, count, batchSize));
-  const glo = evaluateReconstructions(generator, state.latents, dataset, allRows, 'inference');
+  await recalibrateBatchNorm(generator, codeBatches(state.latents, dim, count, batchSize), interrupt);
+  const glo = await evaluateReconstructions(generator, state.latents, dataset, allRows, 'inference', interrupt);
+  await interrupt();
   const pcaRecon = pcaDecode(pca, pcaEncode(pca, dataset.pixels, count), count);
   const pcaMetrics = meanImageMetrics(pcaRecon, batchTargetValues(dataset, allRows), ppi);
 
@@ -76,10 +84,12 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
 
   const files: { path: string; bytes: number }[] = [];
   const write = async (path: string, data: Uint8Array | string) => {
+    await interrupt();
     await storage.write(path, data);
     files.push({ path, bytes: typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength });
   };
 
+  await interrupt();
   files.push(...(await saveModel(generator, storage, 'model')));
   await write('latents.bin', encodeLatents(state.latents));
   const atlasCount = Math.min(count, config.atlasMaxImages);
@@ -99,7 +109,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
 
   let sampler: RunManifest['sampler'];
   if (config.sampler === 'imle') {
-    const fitted = fitImleSampler(state.latents, dim, config.latentProjection, { seed: config.seed }, input.reporter);
+    const fitted = await fitImleSampler(state.latents, dim, config.latentProjection, { seed: config.seed }, input.reporter, interrupt);
     const saved = await saveImleSampler(storage, fitted.model, fitted.fit, fitted.options, config.latentProjection);
     fitted.model.dispose();
     files.push(...saved.files);
@@ -148,6 +158,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     backend: input.backend,
     training: { epochs: state.epoch, steps: state.step, resumedFrom: input.resumedFrom },
   });
+  await interrupt();
   await storage.write('manifest.json', JSON.stringify(manifest, null, 2));
   return manifest;
 }

@@ -6,6 +6,7 @@ import { evaluateReconstructions, datasetDigest } from './evaluate.ts';
 import { splitHoldout } from './eval/holdout.ts';
 import type { GloConfig } from './glo/config.ts';
 import { buildGenerator } from './glo/generator.ts';
+import { interruptCheck } from './glo/interrupt.ts';
 import { project } from './glo/latent.ts';
 import { latentLazyAdam, latentSgd, type LatentOptimizer } from './glo/latent-optimizer.ts';
 import type { RunManifest } from './glo/manifest.ts';
@@ -78,21 +79,25 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   const config = checkpoint?.state.config ?? options.config;
   if (checkpoint) reporter.info(`resuming from step ${checkpoint.state.step} (epoch ${checkpoint.state.epoch + 1}, the checkpoint's config)`);
 
+  // Before the first step an interrupt stops at once (loading a large S3 dataset and PCA take minutes); a
+  // resumed run's checkpoint is still the one to resume from.
+  const resumeFrom = checkpoint ? `${out.uri}/checkpoint` : undefined;
+  const stopIfInterrupted = async (where: string | undefined, step: number) => {
+    await yieldToEventLoop(); // a signal that came during synchronous work (PCA) is delivered here
+    if (options.signal?.aborted) throw new TrainingInterrupted(where, step);
+  };
   const loaded = await loadDataset(options.data, {
     imageSize: config.imageSize,
     channels: config.channels,
     limit: config.limit,
     background: config.background,
+    signal: options.signal,
+  }).catch((error: unknown) => {
+    if (options.signal?.aborted) throw new TrainingInterrupted(resumeFrom, checkpoint?.state.step ?? 0);
+    throw error;
   });
   reporter.info(`dataset ${loaded.source}: ${loaded.count} images at ${config.imageSize} px, ${loaded.skipped.length} skipped`);
   for (const s of loaded.skipped.slice(0, 20)) reporter.info(`  skipped ${s.name}: ${s.reason}`);
-  // Between the phases before the first step (loading, PCA) an interrupt stops at once; a resumed run's
-  // checkpoint is still the one to resume from.
-  const stopIfInterrupted = async (where: string | undefined, step: number) => {
-    await yieldToEventLoop(); // a signal that came during synchronous work (PCA) is delivered here
-    if (options.signal?.aborted) throw new TrainingInterrupted(where, step);
-  };
-  const resumeFrom = checkpoint ? `${out.uri}/checkpoint` : undefined;
   await stopIfInterrupted(resumeFrom, checkpoint?.state.step ?? 0);
   // Held-out images leave here, before PCA and the codes: nothing below ever sees them.
   const { train: dataset, holdout } = splitHoldout(loaded, config.holdout, config.seed);
@@ -188,7 +193,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
       }
     }
     reporter.endEpoch();
-    const evaluation = evaluateReconstructions(generator, state.latents, dataset, evalRows, 'batch-statistics');
+    const evaluation = await evaluateReconstructions(generator, state.latents, dataset, evalRows, 'batch-statistics');
     state.history.push({
       epoch: state.epoch + 1,
       loss: state.epochLossSum / stepsPerEpoch,
@@ -210,21 +215,26 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
     lastCheckpoint = Date.now();
   }
 
-  // The last epoch's checkpoint is written: an interrupt now resumes straight into publishing.
+  // The last epoch's checkpoint is written: an interrupt from here on (publishing takes minutes on a large
+  // dataset, with an IMLE sampler) stops at once, and --resume goes straight into publishing.
   await stopIfInterrupted(`${out.uri}/checkpoint`, state.step);
+  const interrupt = interruptCheck(options.signal, () => new TrainingInterrupted(`${out.uri}/checkpoint`, state.step));
   reporter.info('final evaluation: recalibrating BatchNorm, reconstructing every image, PCA baseline');
+  const baseline = getPca(); // already fitted for a PCA init; fitted now (seconds) for a Gaussian one
+  await interrupt();
   const manifest = await publishRun({
     storage: out,
     runId: options.runId,
     generator,
     state,
     dataset,
-    pca: getPca(),
+    pca: baseline,
     batchSize,
     backend,
     resumedFrom,
     reporter,
     holdout,
+    interrupt,
   });
   await deleteCheckpoints(out);
   const final = manifest.metrics.final;

@@ -8,6 +8,7 @@ import { evalReportSchema } from '../../training/eval/eval-report.ts';
 import { evaluateRun, type EvalOptions } from '../../training/eval/evaluate-run.ts';
 import type { HoldoutFile } from '../../training/eval/holdout.ts';
 import { loadRun } from '../../training/eval/load-run.ts';
+import { addSamplerToRun } from '../../training/eval/sampler.ts';
 import { resolveConfig } from '../../training/glo/config.ts';
 import { parseManifest, type RunManifest } from '../../training/glo/manifest.ts';
 import { openStorage } from '../../training/storage/storage.ts';
@@ -108,5 +109,24 @@ describe('glo eval', () => {
     const paths = updated.files.map((f) => f.path);
     expect(paths.filter((p) => p.startsWith('sampler/')).sort()).toEqual(['sampler/model.json', 'sampler/weights.bin']);
     expect(new Set(paths).size).toBe(paths.length);
+  });
+
+  it('a refit that fails while writing the new sampler leaves a consistent run: no sampler listed, none half-replaced', async () => {
+    const storage = openStorage(out);
+    const failing = new Proxy(storage, {
+      get(target, property, receiver) {
+        if (property !== 'write') return Reflect.get(target, property, receiver) as unknown;
+        return async (key: string, data: Uint8Array | string) => {
+          if (key === 'sampler/weights.bin') throw new Error('disk full');
+          return target.write(key, data);
+        };
+      },
+    });
+    await expect(addSamplerToRun(failing, { rounds: 2 })).rejects.toThrow('disk full');
+    const after = parseManifest(JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8')));
+    expect(after.sampler).toBeUndefined();
+    expect(after.files.some((f) => f.path.startsWith('sampler/'))).toBe(false);
+    // and running it again restores a sampler
+    expect((await addSamplerToRun(storage, { rounds: 2 })).sampler?.file).toBe('sampler/model.json');
   });
 });

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildImleSampler, fitImle, nearestNeighbours, sampleImle } from '../../training/glo/imle.ts';
+import { interruptCheck, uninterrupted } from '../../training/glo/interrupt.ts';
 import { norm } from '../../training/glo/latent.ts';
 import { Random } from '../../training/glo/random.ts';
 
@@ -37,24 +38,69 @@ describe('IMLE sampler (GLANN)', () => {
     }
   });
 
-  it('lowers its own matching loss, is deterministic, and samples inside the ball', () => {
+  it('lowers its own matching loss, is deterministic, and samples inside the ball', async () => {
     const dim = 8;
     const codes = clusteredCodes(64, dim, 1);
     const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, seed: 2 };
-    const run = () => {
+    const run = async () => {
       const model = buildImleSampler(dim, options);
-      const fit = fitImle(model, codes, dim, options);
+      const fit = await fitImle(model, codes, dim, options);
       return { model, fit };
     };
-    const { model, fit } = run();
+    const { model, fit } = await run();
     expect(fit.rounds).toHaveLength(6);
     // The untrained mapper's candidates are far from the clusters; matching pulls them in.
     expect(fit.matchingLoss, fit.rounds.map((r) => r.matchingLoss.toFixed(4)).join(' ')).toBeLessThan(0.25 * fit.rounds[0].matchingLoss);
-    const again = run();
+    const again = await run();
     expect(again.fit.matchingLoss).toBe(fit.matchingLoss);
     const samples = sampleImle(model, 100, new Random(3));
     for (let s = 0; s < 100; s++) expect(norm(samples, s * dim, dim)).toBeLessThanOrEqual(1 + 1e-6);
     model.dispose();
     again.model.dispose();
+  });
+
+  it('stops at the next regression step once its signal is aborted, even though every step is synchronous', async () => {
+    const dim = 8;
+    const codes = clusteredCodes(64, dim, 1);
+    const options = { noiseDim: dim, hidden: 32, rounds: 1000, candidatesPerCode: 2, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, seed: 2 };
+    const model = buildImleSampler(dim, options);
+    const controller = new AbortController();
+    // Stands in for a signal handler: a macrotask, so it runs only if the fit yields to the event loop.
+    setTimeout(() => controller.abort(), 200);
+    const rounds: number[] = [];
+    const stop = new Error('interrupted');
+    await expect(fitImle(model, codes, dim, options, 'ball', (r) => rounds.push(r.round), interruptCheck(controller.signal, () => stop, 10))).rejects.toBe(stop);
+    expect(rounds.length).toBeGreaterThan(0);
+    expect(rounds.length).toBeLessThan(1000);
+    model.dispose();
+  });
+});
+
+describe('interruptCheck', () => {
+  it('lets a pending macrotask run during synchronous work and then throws, at most once per interval', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    const check = interruptCheck(controller.signal, () => new Error('stop'), 5);
+    let units = 0;
+    const busy = () => {
+      const until = performance.now() + 1;
+      while (performance.now() < until);
+    };
+    await expect((async () => {
+      for (;;) {
+        busy();
+        units++;
+        await check();
+      }
+    })()).rejects.toThrow('stop');
+    // A yield every 5 ms of 1 ms units: the abort is seen within about 5 units, not at the first.
+    expect(units).toBeGreaterThanOrEqual(4);
+    expect(units).toBeLessThan(50);
+  });
+
+  it('does nothing without a signal', async () => {
+    const check = interruptCheck(undefined, () => new Error('never'));
+    expect(check).toBe(uninterrupted);
+    await expect(check()).resolves.toBeUndefined();
   });
 });

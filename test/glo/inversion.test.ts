@@ -33,7 +33,7 @@ beforeAll(async () => {
   const codes = new Random(9).normalArray(64 * DIM, 1 / Math.sqrt(DIM));
   projectToUnitBall(codes, DIM);
   const batch = tf.tensor2d(codes, [64, DIM]);
-  recalibrateBatchNorm(generator, [batch]);
+  await recalibrateBatchNorm(generator, [batch]);
   batch.dispose();
   // Louder last layer: DCGAN's N(0, 0.02) init makes near-grey images; this spreads them over [-1, 1].
   const last = generator.layers[generator.layers.length - 1];

@@ -31,7 +31,7 @@ beforeAll(async () => {
   const codes = new Random(2).normalArray(32 * DIM, 1 / Math.sqrt(DIM));
   projectToUnitBall(codes, DIM);
   const batch = tf.tensor2d(codes, [32, DIM]);
-  recalibrateBatchNorm(model, [batch]);
+  await recalibrateBatchNorm(model, [batch]);
   batch.dispose();
   const last = model.layers[model.layers.length - 1];
   last.setWeights([tf.tidy(() => tf.mul(last.getWeights()[0], 4))]);

@@ -50,7 +50,7 @@ beforeAll(async () => {
   const storage = openStorage(out);
   const generator = await loadModel(storage, 'model');
   const latents = decodeLatents(await storage.read('latents.bin'), manifest.latents.count, manifest.latents.dim);
-  reconstructions = reconstruct(generator, latents, config.latentDim, rows, 'inference');
+  reconstructions = await reconstruct(generator, latents, config.latentDim, rows, 'inference');
 }, 300_000);
 
 /** Mean over pixels of the variance across images: 0 when every image is the same. */

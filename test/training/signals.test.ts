@@ -19,7 +19,8 @@ function runGlo(args: string[], onStderr?: (text: string, child: ReturnType<type
     stderr += String(d);
     onStderr?.(stderr, child);
   });
-  return new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stderr })));
 }
 
 describe('glo train under SIGTERM (a spot reclaim)', () => {
@@ -95,5 +96,75 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     expect(existsSync(path.join(out, 'checkpoint'))).toBe(false);
     expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
   }, 120_000);
+
+  it('acts on SIGTERM while publishing (the IMLE sampler fit), and --resume publishes from the last checkpoint', async () => {
+    // 512 digits with --sampler imle: the fit alone takes about 20 s here, 40 rounds of synchronous tf work.
+    const out = path.join(await tempDir(), 'sigterm-publishing');
+    const args = ['train', '--data', 'mnist', '--limit', '512', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
+      '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', '--sampler', 'imle', '--backend', 'wasm'];
+    let sentAt = 0;
+    const run = await runGlo(args, (text, child) => {
+      if (!sentAt && /IMLE round 1\/40/.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGTERM');
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(run.code, run.stderr).toBe(143);
+    expect(Date.now() - sentAt).toBeLessThan(5_000);
+    expect(run.stderr).not.toMatch(/IMLE round 40\/40/);
+    expect(run.stderr).toMatch(/Training interrupted at step 32; checkpoint saved to .*checkpoint/);
+    expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
+
+    const second = await runGlo([...args, '--resume']);
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).not.toMatch(/epoch 1\/1 step/);
+    const manifest = JSON.parse(await readFile(path.join(out, 'manifest.json'), 'utf8'));
+    expect(manifest.training.steps).toBe(32);
+    expect(manifest.sampler.kind).toBe('imle');
+    expect(existsSync(path.join(out, 'checkpoint'))).toBe(false);
+  }, 180_000);
 });
 
+describe('glo eval and glo fit-sampler under SIGINT', () => {
+  // They install no handler: the signal ends the process at once (the shell's Ctrl-C). Each writes its
+  // result last (eval.json; the sampler's files, then manifest.json), so an interrupted one leaves the run as it was.
+  let run: string;
+  let manifestBefore: string;
+  beforeAll(async () => {
+    run = path.join(await tempDir(), 'published');
+    const trained = await runGlo(['train', '--data', 'mnist', '--limit', '512', '--out', run, '--image-size', '32', '--channels', '1',
+      '--epochs', '1', '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', '--backend', 'wasm']);
+    expect(trained.code, trained.stderr).toBe(0);
+    manifestBefore = await readFile(path.join(run, 'manifest.json'), 'utf8');
+  }, 120_000);
+
+  it('glo eval stops within seconds during SWD (about 20 s of work) and writes no eval.json', async () => {
+    let sentAt = 0;
+    const result = await runGlo(['eval', run, '--backend', 'wasm'], (text, child) => {
+      if (!sentAt && /SWD: /.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(result.signal).toBe('SIGINT');
+    expect(Date.now() - sentAt).toBeLessThan(3_000);
+    expect(existsSync(path.join(run, 'eval.json'))).toBe(false);
+  }, 60_000);
+
+  it('glo fit-sampler stops within seconds during the fit and leaves manifest.json as it was', async () => {
+    let sentAt = 0;
+    const result = await runGlo(['fit-sampler', run, '--backend', 'wasm'], (text, child) => {
+      if (!sentAt && /IMLE round 1\//.test(text)) {
+        sentAt = Date.now();
+        child.kill('SIGINT');
+      }
+    });
+    expect(sentAt).toBeGreaterThan(0);
+    expect(result.signal).toBe('SIGINT');
+    expect(Date.now() - sentAt).toBeLessThan(3_000);
+    expect(result.stderr).not.toMatch(/IMLE round 40\//);
+    expect(await readFile(path.join(run, 'manifest.json'), 'utf8')).toBe(manifestBefore);
+  }, 60_000);
+});

@@ -93,10 +93,10 @@ describe('the GLO step', () => {
       tf.dispose([loss, targets]);
     }
     const all = Int32Array.from({ length: 32 }, (_, i) => i);
-    const training = reconstruct(generator, latents, 16, all, 'batch-statistics', 32);
-    const stale = reconstruct(generator, latents, 16, all, 'inference');
-    recalibrateBatchNorm(generator, [tf.tensor2d(gatherRows(latents, 16, all), [32, 16])]);
-    const inference = reconstruct(generator, latents, 16, all, 'inference');
+    const training = await reconstruct(generator, latents, 16, all, 'batch-statistics', undefined, 32);
+    const stale = await reconstruct(generator, latents, 16, all, 'inference');
+    await recalibrateBatchNorm(generator, [tf.tensor2d(gatherRows(latents, 16, all), [32, 16])]);
+    const inference = await reconstruct(generator, latents, 16, all, 'inference');
     const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
     expect(maxDiff(inference, training)).toBeLessThan(1e-3);
     // and the recalibration is what makes them match (the momentum averages lag behind):

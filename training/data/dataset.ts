@@ -41,6 +41,8 @@ export interface LoadDatasetOptions {
   concurrency?: number;
   /** Called after each file is decoded or skipped. `total` grows when skipped files make room for others under `limit`. */
   onProgress?: (done: number, total: number) => void;
+  /** Aborting stops reading: no file is started after it, and loadDataset rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 /** Nothing usable was found. The message says where it looked, what was skipped and why, and what to do. */
@@ -146,7 +148,8 @@ export async function loadDataset(source: string, opts: LoadDatasetOptions): Pro
   const decodable = indices.filter((i) => candidates[i].skipReason === undefined);
   const order = [...preSkipped, ...(limit !== undefined && labelled ? spreadAcrossLabels(candidates, decodable) : decodable)];
 
-  const { decoded, skipped } = await decodeAll(candidates, order, limit, concurrency, opts.onProgress);
+  const { decoded, skipped } = await decodeAll(candidates, order, limit, concurrency, opts.onProgress, opts.signal);
+  opts.signal?.throwIfAborted();
 
   if (decoded.length === 0) {
     let detail: string;
@@ -194,6 +197,7 @@ async function decodeAll(
   limit: number | undefined,
   concurrency: number,
   onProgress: LoadDatasetOptions['onProgress'],
+  signal: AbortSignal | undefined,
 ): Promise<{ decoded: { index: number; pixels: Uint8Array }[]; skipped: { name: string; reason: string }[] }> {
   const decoded: { index: number; pixels: Uint8Array }[] = [];
   const skippedIndices: { index: number; reason: string; rediagnose: boolean }[] = [];
@@ -204,7 +208,7 @@ async function decodeAll(
 
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
-      while (next < order.length && inFlight < concurrency && (limit === undefined || decoded.length + inFlight < limit)) {
+      while (!signal?.aborted && next < order.length && inFlight < concurrency && (limit === undefined || decoded.length + inFlight < limit)) {
         const index = order[next++];
         const candidate = candidates[index];
         inFlight++;
@@ -235,6 +239,7 @@ async function decodeAll(
   // Decoder messages from concurrent decodes can be garbled (see decodeImage); failures are rare, so
   // decode them again one at a time for the exact message, the same on every run.
   for (const failure of skippedIndices) {
+    if (signal?.aborted) break;
     if (!failure.rediagnose) continue;
     await candidates[failure.index].decode().then(
       () => undefined, // Cannot happen (the decision is reliable); keep the first reason if it does.

@@ -52,7 +52,7 @@ export const defaultEvalOptions: EvalOptions = {
 
 type Info = Pick<Reporter, 'info'>;
 
-function generate(generator: tfl.LayersModel, codes: Float32Array, dim: number): Float32Array {
+function generate(generator: tfl.LayersModel, codes: Float32Array, dim: number): Promise<Float32Array> {
   const n = codes.length / dim;
   return reconstruct(generator, codes, dim, Int32Array.from({ length: n }, (_, i) => i), 'inference');
 }
@@ -120,7 +120,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
 
   // Reconstruction: GLO's codes against PCA with as many components, on the same images.
   reporter?.info(`reconstruction: ${train.count} training images, GLO and PCA with ${dim} components`);
-  const gloTrain = meanImageMetrics(reconstruct(generator, latents, dim, allRows, 'inference'), trainImages, ppi);
+  const gloTrain = meanImageMetrics(await reconstruct(generator, latents, dim, allRows, 'inference'), trainImages, ppi);
   const pca = fitPca(train.pixels, train.count, ppi, dim, new Random(config.seed + 1));
   const pcaTrain = meanImageMetrics(pcaDecode(pca, pcaEncode(pca, train.pixels, train.count), train.count), trainImages, ppi);
   const reconstruction: EvalReport['reconstruction'] = {
@@ -153,11 +153,11 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   const samplers: { sampler: 'normal' | 'gaussian' | 'imle'; images: Float32Array }[] = [];
   const normal = new Random(options.seed + 21).normalArray(options.samples * dim);
   project(normal, dim, projection);
-  samplers.push({ sampler: 'normal', images: generate(generator, normal, dim) });
-  samplers.push({ sampler: 'gaussian', images: generate(generator, sampleGaussian(run.prior.global, options.samples, new Random(options.seed + 22), { projection }), dim) });
+  samplers.push({ sampler: 'normal', images: await generate(generator, normal, dim) });
+  samplers.push({ sampler: 'gaussian', images: await generate(generator, sampleGaussian(run.prior.global, options.samples, new Random(options.seed + 22), { projection }), dim) });
   const imle = await loadImleSampler(run.storage, manifest);
   if (imle) {
-    samplers.push({ sampler: 'imle', images: generate(generator, sampleImle(imle, options.samples, new Random(options.seed + 23), projection), dim) });
+    samplers.push({ sampler: 'imle', images: await generate(generator, sampleImle(imle, options.samples, new Random(options.seed + 23), projection), dim) });
     imle.dispose();
   }
 
@@ -189,20 +189,20 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   if (train.labels && run.prior.classes) {
     const labels = train.labels;
     swd.classes = [];
-    labels.classes.forEach((name, c) => {
+    for (const [c, name] of labels.classes.entries()) {
       const classPrior = run.prior.classes![name];
       const members = allRows.filter((i) => labels.index[i] === c);
       const nc = Math.min(options.swdImages, Math.floor(members.length / 2));
       // Fewer than 8 images per set measure the sampling noise of a handful of patches more than the class.
-      if (!classPrior || nc < 8) return;
+      if (!classPrior || nc < 8) continue;
       const shuffled = new Random(options.seed + 31 + c).permutation(members.length).map((k) => members[k]);
       const a = describe(rowsOf(train, shuffled.subarray(0, nc)), nc);
       const b = describe(rowsOf(train, shuffled.subarray(nc, 2 * nc)), nc);
-      const samples = generate(generator, sampleGaussian(classPrior, nc, new Random(options.seed + 41 + c), { projection }), dim);
+      const samples = await generate(generator, sampleGaussian(classPrior, nc, new Random(options.seed + 41 + c), { projection }), dim);
       const f = swdBetween(b, a, swdOptions);
       const g = swdBetween(describe(samples, nc), a, swdOptions);
       swd.classes!.push({ name, imagesPerSet: nc, floor: { levels: f.levels, mean: f.mean }, gaussian: { levels: g.levels, mean: g.mean } });
-    });
+    }
   }
 
   // Memorization: each sample's nearest training image against the training images' own spacing.

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { TrainingBatchNormalization } from './batch-norm.ts';
+import { uninterrupted, type InterruptCheck } from './interrupt.ts';
 
 export interface GeneratorShape {
   imageSize: 32 | 64 | 128;
@@ -74,19 +75,27 @@ export function generateTraining(generator: tfl.LayersModel, codes: tf.Tensor2D)
  * weights frozen. The momentum-averaged statistics lag behind a generator that moved a lot in the last
  * steps; recalibrating makes `predict` (inference mode) reproduce the training-mode reconstructions.
  */
-export function recalibrateBatchNorm(generator: tfl.LayersModel, codeBatches: Iterable<tf.Tensor2D>): void {
+export async function recalibrateBatchNorm(
+  generator: tfl.LayersModel,
+  codeBatches: Iterable<tf.Tensor2D>,
+  interrupt: InterruptCheck = uninterrupted,
+): Promise<void> {
   const norms = generator.layers.filter((l) => l.getClassName() === 'BatchNormalization') as unknown as {
     momentum: number;
   }[];
   const saved = norms.map((l) => l.momentum);
   let k = 0;
-  for (const codes of codeBatches) {
-    k++;
-    // momentum 1 - 1/k turns the exponential moving average into the running mean over batches.
-    for (const layer of norms) layer.momentum = 1 - 1 / k;
-    tf.dispose(generator.apply(codes, { training: true }) as tf.Tensor);
+  try {
+    for (const codes of codeBatches) {
+      await interrupt();
+      k++;
+      // momentum 1 - 1/k turns the exponential moving average into the running mean over batches.
+      for (const layer of norms) layer.momentum = 1 - 1 / k;
+      tf.dispose(generator.apply(codes, { training: true }) as tf.Tensor);
+    }
+  } finally {
+    norms.forEach((l, i) => (l.momentum = saved[i]));
   }
-  norms.forEach((l, i) => (l.momentum = saved[i]));
 }
 
 /** Multiply-accumulates of one forward pass for one image, for the benchmark's GFLOP/s figure. */

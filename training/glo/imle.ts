@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { project, type LatentProjection } from './latent.ts';
+import { uninterrupted, type InterruptCheck } from './interrupt.ts';
 import { Random } from './random.ts';
 
 /**
@@ -114,16 +115,18 @@ export interface ImleFit {
 
 /**
  * Trains `model` on the latent table by IMLE (see the file comment). Deterministic for options.seed on a
- * given backend. `onRound` reports progress.
+ * given backend. `onRound` reports progress; `interrupt` is awaited before every regression step (a fit
+ * takes minutes on large tables, and an interrupt must stop it within seconds).
  */
-export function fitImle(
+export async function fitImle(
   model: tfl.LayersModel,
   codes: Float32Array,
   latentDim: number,
   options: ImleOptions,
   projection: LatentProjection = 'ball',
   onRound?: (round: ImleRound) => void,
-): ImleFit {
+  interrupt: InterruptCheck = uninterrupted,
+): Promise<ImleFit> {
   const count = codes.length / latentDim;
   const noiseDim = options.noiseDim;
   const random = new Random(options.seed + 101);
@@ -144,41 +147,45 @@ export function fitImle(
   };
 
   const rounds: ImleRound[] = [];
-  for (let round = 1; round <= options.rounds; round++) {
-    const { matched, loss } = match();
-    let regressionSum = 0;
-    let regressionSteps = 0;
-    const stepsPerEpoch = Math.floor(count / batchSize);
-    const epochs = Math.max(options.epochsPerRound, Math.ceil((options.minStepsPerRound ?? 0) / stepsPerEpoch));
-    for (let epoch = 0; epoch < epochs; epoch++) {
-      const order = random.permutation(count);
-      const last = epoch === epochs - 1;
-      for (let start = 0; start + batchSize <= count; start += batchSize) {
-        const rows = order.subarray(start, start + batchSize);
-        const e = new Float32Array(batchSize * noiseDim);
-        const z = new Float32Array(batchSize * latentDim);
-        rows.forEach((row, r) => {
-          e.set(matched.subarray(row * noiseDim, (row + 1) * noiseDim), r * noiseDim);
-          z.set(codes.subarray(row * latentDim, (row + 1) * latentDim), r * latentDim);
-        });
-        const value = tf.tidy(() => {
-          const eT = tf.tensor2d(e, [batchSize, noiseDim]);
-          const zT = tf.tensor2d(z, [batchSize, latentDim]);
-          // Squared L2 per code, averaged over the batch: the same quantity as the matching loss.
-          return optimizer.minimize(() => tf.mean(tf.sum(tf.squaredDifference(model.apply(eT, { training: true }) as tf.Tensor2D, zT), 1)) as tf.Scalar, true, weights) as tf.Scalar;
-        });
-        if (last) {
-          regressionSum += value.dataSync()[0];
-          regressionSteps++;
+  try {
+    for (let round = 1; round <= options.rounds; round++) {
+      await interrupt();
+      const { matched, loss } = match();
+      let regressionSum = 0;
+      let regressionSteps = 0;
+      const stepsPerEpoch = Math.floor(count / batchSize);
+      const epochs = Math.max(options.epochsPerRound, Math.ceil((options.minStepsPerRound ?? 0) / stepsPerEpoch));
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        const order = random.permutation(count);
+        const last = epoch === epochs - 1;
+        for (let start = 0; start + batchSize <= count; start += batchSize) {
+          await interrupt();
+          const rows = order.subarray(start, start + batchSize);
+          const e = new Float32Array(batchSize * noiseDim);
+          const z = new Float32Array(batchSize * latentDim);
+          rows.forEach((row, r) => {
+            e.set(matched.subarray(row * noiseDim, (row + 1) * noiseDim), r * noiseDim);
+            z.set(codes.subarray(row * latentDim, (row + 1) * latentDim), r * latentDim);
+          });
+          const value = tf.tidy(() => {
+            const eT = tf.tensor2d(e, [batchSize, noiseDim]);
+            const zT = tf.tensor2d(z, [batchSize, latentDim]);
+            // Squared L2 per code, averaged over the batch: the same quantity as the matching loss.
+            return optimizer.minimize(() => tf.mean(tf.sum(tf.squaredDifference(model.apply(eT, { training: true }) as tf.Tensor2D, zT), 1)) as tf.Scalar, true, weights) as tf.Scalar;
+          });
+          if (last) {
+            regressionSum += value.dataSync()[0];
+            regressionSteps++;
+          }
+          value.dispose();
         }
-        value.dispose();
       }
+      const entry = { round, matchingLoss: loss, regressionLoss: regressionSteps ? regressionSum / regressionSteps : NaN };
+      rounds.push(entry);
+      onRound?.(entry);
     }
-    const entry = { round, matchingLoss: loss, regressionLoss: regressionSteps ? regressionSum / regressionSteps : NaN };
-    rounds.push(entry);
-    onRound?.(entry);
+    return { rounds, matchingLoss: match().loss };
+  } finally {
+    optimizer.dispose();
   }
-  const final = match().loss;
-  optimizer.dispose();
-  return { rounds, matchingLoss: final };
 }

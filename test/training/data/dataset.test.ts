@@ -95,6 +95,25 @@ describe('loadDataset from a folder', () => {
     expect(progress.map(([done]) => done)).toEqual(progress.map((_, i) => i + 1));
   });
 
+  it('stops reading when its signal is aborted and rejects with the reason, starting no file after it', async () => {
+    const controller = new AbortController();
+    let decodedCount = 0;
+    const loading = loadDataset(corpus.dir, {
+      imageSize: SIZE,
+      channels: 3,
+      maxFileBytes: corpus.maxFileBytes,
+      concurrency: 2,
+      signal: controller.signal,
+      onProgress: (done) => {
+        decodedCount = done;
+        if (done === 3) controller.abort(new Error('SIGINT'));
+      },
+    });
+    await expect(loading).rejects.toThrow('SIGINT');
+    // The two in flight when the signal came finish; nothing new starts.
+    expect(decodedCount).toBeLessThanOrEqual(4);
+  });
+
   it('decodes to one grey channel', async () => {
     const grey = await loadDataset(corpus.dir, { imageSize: 8, channels: 1, maxFileBytes: corpus.maxFileBytes });
     expect(grey.channels).toBe(1);
