@@ -13,6 +13,7 @@ import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
 import { encodeLatents } from './glo/latent-codec.ts';
 import { gatherRows, latentRow, interpolate } from './glo/latent.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from './glo/manifest.ts';
+import type { LabelsFile, PriorFile } from './glo/run-files.ts';
 import { meanImageMetrics } from './glo/metrics.ts';
 import { pcaDecode, pcaEncode, type PcaModel } from './glo/pca.ts';
 import { Random } from './glo/random.ts';
@@ -40,12 +41,6 @@ export interface PublishInput {
    * leaves an unfinished run that resuming from the last checkpoint publishes again.
    */
   interrupt?: InterruptCheck;
-}
-
-/** The prior.json content: the Gaussian of all codes and, for labelled data, one per class. */
-export interface PriorFile {
-  global: GaussianPrior;
-  classes?: Record<string, GaussianPrior>;
 }
 
 export function codeVersion(): string {
@@ -96,7 +91,10 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const atlas = await gridPng({ pixels: dataset.pixels.subarray(0, atlasCount * ppi), count: atlasCount, size: dataset.imageSize, channels: dataset.channels }, Math.ceil(Math.sqrt(atlasCount)));
   await write('atlas.png', atlas.png);
   await write('prior.json', JSON.stringify(prior));
-  if (dataset.labels) await write('labels.json', JSON.stringify({ classes: dataset.labels.classes, index: Array.from(dataset.labels.index) }));
+  if (dataset.labels) {
+    const labels: LabelsFile = { classes: dataset.labels.classes, index: Array.from(dataset.labels.index) };
+    await write('labels.json', JSON.stringify(labels));
+  }
 
   let holdout: RunManifest['holdout'];
   if (input.holdout) {

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../training/commands/eval.ts';
@@ -6,11 +6,11 @@ import { fitSamplerCommand } from '../../training/commands/fit-sampler.ts';
 import { loadDataset } from '../../training/data/dataset.ts';
 import { evalReportSchema } from '../../training/eval/eval-report.ts';
 import { evaluateRun, type EvalOptions } from '../../training/eval/evaluate-run.ts';
-import type { HoldoutFile } from '../../training/eval/holdout.ts';
 import { loadRun } from '../../training/eval/load-run.ts';
 import { addSamplerToRun } from '../../training/eval/sampler.ts';
 import { resolveConfig } from '../../training/glo/config.ts';
 import { parseManifest, type RunManifest } from '../../training/glo/manifest.ts';
+import type { HoldoutFile } from '../../training/glo/run-files.ts';
 import { openStorage } from '../../training/storage/storage.ts';
 import { train } from '../../training/train.ts';
 import { tempDir } from '../training/training-fixtures.ts';
@@ -128,5 +128,48 @@ describe('glo eval', () => {
     expect(after.files.some((f) => f.path.startsWith('sampler/'))).toBe(false);
     // and running it again restores a sampler
     expect((await addSamplerToRun(storage, { rounds: 2 })).sampler?.file).toBe('sampler/model.json');
+  });
+});
+
+describe('run files are checked before eval or fit-sampler use them', () => {
+  /** A copy of the published run, changed by `damage`; returns the copy and its manifest text. */
+  async function damagedCopy(damage: (dir: string) => Promise<void>): Promise<{ dir: string; manifestText: string }> {
+    const dir = path.join(await tempDir(), 'damaged');
+    await cp(out, dir, { recursive: true });
+    await damage(dir);
+    return { dir, manifestText: await readFile(path.join(dir, 'manifest.json'), 'utf8') };
+  }
+
+  it('glo fit-sampler on a run whose generator weights are missing fails, naming the file, and leaves the manifest alone', async () => {
+    const { dir, manifestText } = await damagedCopy((d) => rm(path.join(d, 'model', 'weights.bin')));
+    await expect(fitSamplerCommand([dir, '--backend', 'wasm', '--quiet', '--rounds', '1'])).rejects.toThrow(/is incomplete: model\/weights\.bin is missing/);
+    expect(await readFile(path.join(dir, 'manifest.json'), 'utf8')).toBe(manifestText);
+  });
+
+  it('glo eval on a truncated latents.bin fails before any work', async () => {
+    const { dir } = await damagedCopy(async (d) => writeFile(path.join(d, 'latents.bin'), (await readFile(path.join(d, 'latents.bin'))).subarray(0, 100)));
+    await expect(evalCommand([dir, '--backend', 'wasm', '--quiet', '--no-write'])).rejects.toThrow(/latents\.bin has 100 bytes, the manifest lists \d+/);
+  });
+
+  it.each([
+    ['a non-finite mean (1e999)', (p: Record<string, unknown>) => ((p.global as { mean: unknown[] }).mean[0] = '__INF__'), /global\.mean\.0/],
+    ['a mean of the wrong size', (p: Record<string, unknown>) => (p.global as { mean: unknown[] }).mean.pop(), /global\.mean/],
+    ['an unknown key', (p: Record<string, unknown>) => (p.extra = 1), /extra/],
+  ])('glo eval on a prior.json with %s fails, naming prior.json', async (_, change, message) => {
+    const { dir } = await damagedCopy(async (d) => {
+      const file = path.join(d, 'prior.json');
+      const prior = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      change(prior);
+      // 1e999 is what a hand edit leaves; JSON.stringify cannot write it, so it goes in as text.
+      const text = JSON.stringify(prior).replace('"__INF__"', '1e999');
+      await writeFile(file, text);
+      // Keep the listed size true, so the schema (not the size check) is what refuses it.
+      const manifest = JSON.parse(await readFile(path.join(d, 'manifest.json'), 'utf8')) as RunManifest;
+      manifest.files.find((f) => f.path === 'prior.json')!.bytes = Buffer.byteLength(text);
+      await writeFile(path.join(d, 'manifest.json'), JSON.stringify(manifest));
+    });
+    const failure = evalCommand([dir, '--backend', 'wasm', '--quiet', '--no-write']);
+    await expect(failure).rejects.toThrow(/prior\.json is not a valid run file/);
+    await expect(failure).rejects.toThrow(message);
   });
 });

@@ -128,6 +128,8 @@ describe('glo job on bad input: clear errors, nothing half-published', () => {
     ['an unknown preset', { preset: 'huge' }, /"preset" must be one of paper, quick, tiny/],
     ['not JSON', '{"preset": tiny}', /is not valid JSON/],
     ['not an object', '[1, 2]', /must be a JSON object/],
+    // JSON.parse makes "__proto__" an own key; it must be refused as glo train --config refuses it, not dropped.
+    ['a "__proto__" key', '{"preset": "tiny", "__proto__": {"epochs": 1}}', /unknown option "__proto__"/],
   ])('a spec with %s: exit 2 at the spec stage, before any training', async (_, spec, message) => {
     const key = await putDataset(moto, datasets, 'badspec', images, spec);
     const error = await failure(job(key));

@@ -59,6 +59,7 @@ describe('the site with broken runs', () => {
     ['a manifest that is not JSON', brokenRuns.notJsonManifest, 'malformed', /manifest of run "broken-not-json" at .* is not valid JSON/],
     ['a newer manifest version', brokenRuns.newerManifest, 'newer-version', /format version 2; this build reads version 1\. Update glo/],
     ['missing weights', brokenRuns.missingWeights, 'missing-weights', /Run "broken-no-weights" is missing its generator weights \(.*model\/weights\.bin was not found\)/],
+    ['a prior with a non-finite mean', brokenRuns.infinitePrior, 'malformed', /prior\.json is not a valid run file: global\.mean\.0: .*Publish or copy the run again/],
     ['a run that does not exist', 'no-such-run', 'not-found', /Run "no-such-run" has no manifest\.json/],
   ];
   for (const [what, runId, kind, message] of cases) {

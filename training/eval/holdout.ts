@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/dataset.ts';
 import { Random } from '../glo/random.ts';
+import type { HoldoutFile } from '../glo/run-files.ts';
 
 /** Images set aside before PCA and training, and where they were in the loaded dataset. */
 export interface HoldoutSet {
@@ -9,13 +10,6 @@ export interface HoldoutSet {
   sourceIndices: Int32Array;
 }
 
-/** holdout.json: which images were held out (names as the dataset names them) and their classes. */
-export interface HoldoutFile {
-  names: string[];
-  sourceIndices: number[];
-  /** Class index per held-out image into the manifest's dataset.labels.classes, when labelled. */
-  labels?: number[];
-}
 
 /** round(fraction * count), at least 1 when the fraction is positive, always leaving 2 to train on. */
 export function holdoutCount(count: number, fraction: number): number {

@@ -3,10 +3,9 @@ import sharp from 'sharp';
 import type { Dataset } from '../data/dataset.ts';
 import { decodeLatents } from '../glo/latent-codec.ts';
 import { parseManifest, type RunManifest } from '../glo/manifest.ts';
+import { checkListedFiles, parseRunFile, runFileSchemas, type PriorFile } from '../glo/run-files.ts';
 import { loadModel } from '../model-io.ts';
-import type { PriorFile } from '../run-writer.ts';
 import type { Storage } from '../storage/storage.ts';
-import type { HoldoutFile } from './holdout.ts';
 
 /** A published run, read back: everything `glo eval` needs comes from the run folder alone. */
 export interface LoadedRun {
@@ -20,7 +19,18 @@ export interface LoadedRun {
   holdout?: Dataset;
 }
 
-const json = async <T>(storage: Storage, key: string): Promise<T> => JSON.parse(new TextDecoder().decode(await storage.read(key))) as T;
+const json = async (storage: Storage, key: string): Promise<unknown> => JSON.parse(new TextDecoder().decode(await storage.read(key)));
+
+/**
+ * A published run's manifest, after checking that every file it lists is there with its listed size: what
+ * `glo eval` and `glo fit-sampler` read first, so a run with missing or truncated files is refused before
+ * any work (or a rewritten manifest that still lists them).
+ */
+export async function readCompleteManifest(storage: Storage): Promise<RunManifest> {
+  const manifest = parseManifest(await json(storage, 'manifest.json'), `${storage.uri}/manifest.json`);
+  checkListedFiles(manifest, new Map((await storage.list()).map((o) => [o.key, o.size])), storage.uri);
+  return manifest;
+}
 
 /** Tiles of a sprite sheet (row-major, no gap, as gridPng writes atlas.png) back to contiguous uint8 HWC images. */
 export async function decodeSheet(png: Uint8Array, count: number, tileSize: number, columns: number, channels: 1 | 3): Promise<Uint8Array> {
@@ -42,22 +52,23 @@ export async function decodeSheet(png: Uint8Array, count: number, tileSize: numb
 }
 
 export async function loadRun(storage: Storage): Promise<LoadedRun> {
-  const manifest = parseManifest(await json(storage, 'manifest.json'), `${storage.uri}/manifest.json`);
+  const manifest = await readCompleteManifest(storage);
+  const schemas = runFileSchemas(manifest);
   const { dataset: info, atlas, latents: lat } = manifest;
   const generator = await loadModel(storage, manifest.model.file.replace(/\/model\.json$/, ''));
   const latents = decodeLatents(await storage.read(lat.file), lat.count, lat.dim);
-  const prior = await json<PriorFile>(storage, manifest.prior.file);
+  const prior: PriorFile = parseRunFile(schemas.prior, await json(storage, manifest.prior.file), `${storage.uri}/${manifest.prior.file}`);
   const base = { source: info.source, imageSize: info.imageSize, channels: info.channels, skipped: [] };
   const trainPixels = await decodeSheet(await storage.read(atlas.file), atlas.count, atlas.tileSize, atlas.columns, info.channels);
   const train: Dataset = { ...base, count: atlas.count, pixels: trainPixels, names: [] };
-  if (info.labels) {
-    const labels = await json<{ classes: string[]; index: number[] }>(storage, info.labels.file);
+  if (info.labels && schemas.labels) {
+    const labels = parseRunFile(schemas.labels, await json(storage, info.labels.file), `${storage.uri}/${info.labels.file}`);
     train.labels = { classes: labels.classes, index: Int32Array.from(labels.index.slice(0, atlas.count)) };
   }
   let holdout: Dataset | undefined;
-  if (manifest.holdout) {
+  if (manifest.holdout && schemas.holdout) {
     const h = manifest.holdout;
-    const list = await json<HoldoutFile>(storage, h.file);
+    const list = parseRunFile(schemas.holdout, await json(storage, h.file), `${storage.uri}/${h.file}`);
     const pixels = await decodeSheet(await storage.read(h.atlas), h.count, h.tileSize, h.columns, info.channels);
     holdout = { ...base, count: h.count, pixels, names: list.names };
     if (info.labels && list.labels) holdout.labels = { classes: info.labels.classes, index: Int32Array.from(list.labels) };

@@ -3,10 +3,11 @@ import { buildImleSampler, defaultImleOptions, fitImle, type ImleFit, type ImleO
 import type { InterruptCheck } from '../glo/interrupt.ts';
 import type { LatentProjection } from '../glo/latent.ts';
 import { decodeLatents } from '../glo/latent-codec.ts';
-import { parseManifest, runManifestSchema, type RunManifest } from '../glo/manifest.ts';
+import { runManifestSchema, type RunManifest } from '../glo/manifest.ts';
 import { loadModel, saveModel } from '../model-io.ts';
 import type { Reporter } from '../progress.ts';
 import type { Storage } from '../storage/storage.ts';
+import { readCompleteManifest } from './load-run.ts';
 
 export const SAMPLER_PREFIX = 'sampler';
 
@@ -63,7 +64,7 @@ export async function loadImleSampler(storage: Storage, manifest: RunManifest): 
  * with the Gaussian prior only, and running fit-sampler again adds a sampler.
  */
 export async function addSamplerToRun(storage: Storage, options: Partial<ImleOptions>, reporter?: Pick<Reporter, 'info'>): Promise<RunManifest> {
-  const manifest = parseManifest(JSON.parse(new TextDecoder().decode(await storage.read('manifest.json'))), `${storage.uri}/manifest.json`);
+  const manifest = await readCompleteManifest(storage);
   const { dim, count, file, projection } = manifest.latents;
   const latents = decodeLatents(await storage.read(file), count, dim);
   reporter?.info(`fitting an IMLE sampler to ${count} codes of ${storage.uri} (d = ${dim})`);

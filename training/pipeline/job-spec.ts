@@ -96,7 +96,10 @@ export function parseJobSpec(json: unknown, where = SPEC_FILE): JobSpec {
   if (!head.success) {
     throw new JobSpecError(`${where}: "preset" must be one of ${Object.keys(presets).join(', ')}.`);
   }
-  const { preset, ...options } = head.data as { preset?: PresetName } & Record<string, unknown>;
+  // The options come from the parsed JSON itself, not zod's copy: that copy assigns keys, so a "__proto__"
+  // key would set its prototype and vanish instead of being refused as an unknown option (as --config does).
+  const { preset } = head.data;
+  const { preset: _preset, ...options } = json as Record<string, unknown>;
   try {
     const config = resolveConfig(options as GloConfigInput, preset);
     return { preset, options: options as GloConfigInput, config };

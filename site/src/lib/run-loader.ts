@@ -3,9 +3,10 @@
  * manifest.json and the files it names. Every failure becomes a RunLoadError whose message a visitor can act on
  * (what is wrong, with which file, what to do), which the page shows instead of a blank screen.
  */
-import type { GaussianPrior } from '../../../training/glo/gaussian.ts';
+import type { z } from 'zod';
 import { decodeLatents } from '../../../training/glo/latent-codec.ts';
 import { ManifestError, parseManifest, type RunManifest } from '../../../training/glo/manifest.ts';
+import { parseRunFile, RunFileError, runFileSchemas, type PriorFile } from '../../../training/glo/run-files.ts';
 import { parseRunsIndex, RunsIndexError, type RunsIndex } from '../../../training/glo/runs-index.ts';
 import { rgbaToBytes, rgbaToValues, sheetTile, type ImageShape } from './images.ts';
 import type { Tf } from './tf.ts';
@@ -22,12 +23,6 @@ export class RunLoadError extends Error {
   ) {
     super(userMessage);
   }
-}
-
-/** prior.json (training/run-writer.ts PriorFile): the Gaussian of all codes and one per class when labelled. */
-export interface PriorFile {
-  global: GaussianPrior;
-  classes?: Record<string, GaussianPrior>;
 }
 
 export interface LoadedRun {
@@ -199,16 +194,14 @@ export function countingFetch(fetchImpl: Fetch, onBytes: (bytes: number) => void
   }) as Fetch;
 }
 
-function checkPrior(prior: unknown, dim: number, url: string): PriorFile {
-  const valid = (g: unknown): g is GaussianPrior => {
-    const p = g as GaussianPrior;
-    return typeof p === 'object' && p !== null && p.dim === dim && Array.isArray(p.mean) && p.mean.length === dim && Array.isArray(p.choleskyFactor) && p.choleskyFactor.length === dim * dim;
-  };
-  const file = prior as PriorFile;
-  if (!file || !valid(file.global) || (file.classes && !Object.values(file.classes).every(valid))) {
-    throw new RunLoadError('malformed', `${url} is not a Gaussian prior over ${dim}-dimensional codes (mean, choleskyFactor).`, url);
+/** A run file checked against its schema (training/glo/run-files.ts); a bad one is a 'malformed' run. */
+function checkRunFile<T>(schema: z.ZodType<T>, value: unknown, url: string): T {
+  try {
+    return parseRunFile(schema, value, url);
+  } catch (e) {
+    if (e instanceof RunFileError) throw new RunLoadError('malformed', `${e.message} Publish or copy the run again.`, url);
+    throw e;
   }
-  return file;
 }
 
 /**
@@ -233,6 +226,7 @@ export async function loadRun(
   const missingFile = (file: string) => () =>
     new RunLoadError('not-found', `Run "${runId}" is missing ${file} (${at(file)}). The run folder is incomplete: publish or copy it again.`, at(file));
   const { dim, count } = manifest.latents;
+  const schemas = runFileSchemas(manifest);
   const shape: ImageShape = { size: manifest.dataset.imageSize, channels: manifest.dataset.channels };
 
   const settled = await Promise.allSettled([
@@ -247,17 +241,14 @@ export async function loadRun(
     })(),
     (async () => {
       const url = at(manifest.prior.file);
-      return checkPrior(await readJson(await fetchOk(url, 'the prior', fetchImpl, missingFile(manifest.prior.file)), 'prior.json', url), dim, url);
+      return checkRunFile(schemas.prior, await readJson(await fetchOk(url, 'the prior', fetchImpl, missingFile(manifest.prior.file)), 'prior.json', url), url);
     })(),
     (async () => {
       const file = manifest.dataset.labels?.file;
-      if (!file) return undefined;
+      if (!file || !schemas.labels) return undefined;
       const url = at(file);
-      const json = (await readJson(await fetchOk(url, 'the labels', fetchImpl, missingFile(file)), 'labels.json', url)) as { classes?: string[]; index?: number[] };
-      if (!Array.isArray(json.index) || json.index.length !== count) {
-        throw new RunLoadError('malformed', `${url} should hold one class index per image (${count}).`, url);
-      }
-      return Int32Array.from(json.index);
+      const labels = checkRunFile(schemas.labels, await readJson(await fetchOk(url, 'the labels', fetchImpl, missingFile(file)), 'labels.json', url), url);
+      return Int32Array.from(labels.index);
     })(),
     loadAtlas(at(manifest.atlas.file), fetchImpl, runId),
   ] as const);

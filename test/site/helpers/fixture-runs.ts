@@ -18,6 +18,7 @@ export const brokenRuns = {
   notJsonManifest: 'broken-not-json',
   newerManifest: 'broken-newer',
   missingWeights: 'broken-no-weights',
+  infinitePrior: 'broken-prior',
 } as const;
 
 export interface FixtureRuns {
@@ -83,6 +84,10 @@ export async function ensureFixtureRuns(): Promise<FixtureRuns> {
     await copy(brokenRuns.notJsonManifest, '{"format": "glo-run", ');
     await copy(brokenRuns.newerManifest, renamed({ runId: brokenRuns.newerManifest, formatVersion: 2 }));
     await copy(brokenRuns.missingWeights, renamed({ runId: brokenRuns.missingWeights }), ['model/weights.bin']);
+    // A hand-edited prior: JSON.parse reads 1e999 as Infinity, which sampling would turn into NaN images.
+    await copy(brokenRuns.infinitePrior, renamed({ runId: brokenRuns.infinitePrior }));
+    const priorFile = path.join(runs, brokenRuns.infinitePrior, 'prior.json');
+    await writeFile(priorFile, (await readFile(priorFile, 'utf8')).replace(/"mean":\[[^,\]]+/, '"mean":[1e999'));
 
     await mkdir(path.join(root, 'runs-empty'), { recursive: true });
     await writeFile(path.join(root, 'runs-empty', 'index.json'), JSON.stringify(emptyRunsIndex()));
