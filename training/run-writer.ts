@@ -49,7 +49,7 @@ export function codeVersion(): string {
 }
 
 /**
- * Finishes a trained model and publishes the run (DESIGN.md section 3): recalibrates BatchNorm,
+ * Finishes a trained model and publishes the run (docs/architecture.md section 3): recalibrates BatchNorm,
  * measures reconstructions of every image against PCA with as many components, fits the prior, renders
  * previews and the atlas, then writes every file and manifest.json LAST, so a reader that sees the
  * manifest sees a complete run.

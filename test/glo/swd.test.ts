@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../training/glo/random.ts';
-import { normalizePerChannel, randomDirections, slicedWasserstein, swd, swdDescriptors, swdResolutions } from '../../training/glo/swd.ts';
+import { normalizePerChannel, randomDirections, slicedWasserstein, swd, swdAgainst, swdBetween, swdDescriptors, swdResolutions } from '../../training/glo/swd.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -89,4 +89,14 @@ describe('sliced Wasserstein distance (ProGAN protocol)', () => {
     expect(distances[0]).toBeLessThan(1e-6);
     for (let i = 1; i < distances.length; i++) expect(distances[i], `sigma step ${i}: ${distances.join(', ')}`).toBeGreaterThan(distances[i - 1]);
   });
+
+  it('swdAgainst gives each set exactly what swdBetween gives it against the same reference', () => {
+    const count = 16;
+    const reference = swdDescriptors(blobs(count, 32, 5), count, 32, 3, options);
+    const others = [6, 7, 8].map((seed) => swdDescriptors(blobs(count, 32, seed), count, 32, 3, options));
+    const together = swdAgainst(reference, others, options);
+    others.forEach((set, k) => expect(together[k]).toEqual(swdBetween(set, reference, options)));
+    expect(new Set(together.map((r) => r.mean)).size).toBe(3);
+  });
 });
+

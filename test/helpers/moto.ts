@@ -1,4 +1,4 @@
-// A real S3 API on loopback for tests (DESIGN.md section 5: S3 code is tested against moto_server, never
+// A real S3 API on loopback for tests (docs/architecture.md section 5: S3 code is tested against moto_server, never
 // against mocks of the SDK). Usage:
 //
 //   let moto: Moto;

@@ -1,4 +1,4 @@
-// The design of the stack (DESIGN.md section 4), stated on the synthesized template. GIVEN the default knobs
+// The design of the stack (docs/architecture.md section 4), stated on the synthesized template. GIVEN the default knobs
 // and a fixture site, WHEN synthesized, THEN each property below holds.
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CfnElement } from 'aws-cdk-lib';

@@ -1,5 +1,5 @@
 // Just enough of EventBridge and CloudFormation to rehearse the stack's event -> job wiring offline
-// (DESIGN.md section 5): event pattern matching, the input transformer, Batch's Ref:: substitution, and the
+// (docs/architecture.md section 5): event pattern matching, the input transformer, Batch's Ref:: substitution, and the
 // intrinsic functions the template uses in the places read. Anything else throws, so a new pattern feature
 // in the stack fails the rehearsal loudly instead of matching by accident.
 

@@ -1,4 +1,4 @@
-// The rehearsal of DESIGN.md section 5: the synthesized stack's own wiring, applied to a real upload in the S3
+// The rehearsal of docs/architecture.md section 5: the synthesized stack's own wiring, applied to a real upload in the S3
 // emulator, runs the real trainer. What moto cannot do (deliver EventBridge events to Batch) is done here by
 // reading the rule and the job definition from the template and following them step by step.
 import { HeadObjectCommand } from '@aws-sdk/client-s3';

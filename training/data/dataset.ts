@@ -83,7 +83,7 @@ const IMAGE_EXTENSIONS = new Set(['png', 'jpg', 'jpeg', 'jpe', 'jfif', 'webp', '
 // Image formats people do have lying around that this build cannot decode: a precise reason beats "not an image".
 const UNSUPPORTED_IMAGE_EXTENSIONS = new Set(['heic', 'heif', 'bmp', 'svg', 'psd', 'jxl', 'ico', 'raw', 'cr2', 'nef', 'dng']);
 // Ignored silently rather than reported as skipped: the job spec that `glo upload` writes next to the images
-// (DESIGN.md section 4) and operating-system litter. Hidden files and folders (.DS_Store, .git, ._foo.png)
+// (docs/architecture.md section 4) and operating-system litter. Hidden files and folders (.DS_Store, .git, ._foo.png)
 // are ignored too: they are never meant as training data, and listing them would bury real problems.
 const IGNORED_NAMES = new Set(['glo.json', 'Thumbs.db', 'desktop.ini']);
 

@@ -9,7 +9,7 @@ import { project } from '../glo/latent.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
 import { fitPca, pcaDecode, pcaEncode } from '../glo/pca.ts';
 import { Random } from '../glo/random.ts';
-import { swdBetween, swdDescriptors, type SwdOptions } from '../glo/swd.ts';
+import { swdAgainst, swdDescriptors, type SwdOptions } from '../glo/swd.ts';
 import type { Reporter } from '../progress.ts';
 import { codeVersion } from '../run-writer.ts';
 import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport } from './eval-report.ts';
@@ -45,8 +45,9 @@ export const defaultEvalOptions: EvalOptions = {
   directions: 128,
   repeats: 4,
   minResolution: 16,
-  fitSteps: 200,
-  fitLearningRate: 0.05,
+  // 80 steps at 0.1 reach the PSNR of 200 at 0.05 within 0.03 dB (docs/quality.md), in 0.4x the time.
+  fitSteps: 80,
+  fitLearningRate: 0.1,
   fitStarts: 8,
 };
 
@@ -175,15 +176,16 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   const order = new Random(options.seed + 11).permutation(train.count);
   const describe = (images: Float32Array, count: number) => swdDescriptors(images, count, size, channels, swdOptions);
   const realA = describe(rowsOf(train, order.subarray(0, n)), n);
-  const floor = swdBetween(describe(rowsOf(train, order.subarray(n, 2 * n)), n), realA, swdOptions);
+  // Every set against the same real half: its projections are sorted once for all of them.
+  const [floor, ...perSampler] = swdAgainst(realA, [
+    describe(rowsOf(train, order.subarray(n, 2 * n)), n),
+    ...samplers.map(({ images }) => describe(images.subarray(0, n * ppi), n)),
+  ], swdOptions);
   const swd: EvalReport['swd'] = {
     resolutions: realA.resolutions,
     imagesPerSet: n,
     floor: { levels: floor.levels, mean: floor.mean },
-    samplers: samplers.map(({ sampler, images }) => {
-      const r = swdBetween(describe(images.subarray(0, n * ppi), n), realA, swdOptions);
-      return { sampler, levels: r.levels, mean: r.mean };
-    }),
+    samplers: samplers.map(({ sampler }, k) => ({ sampler, levels: perSampler[k].levels, mean: perSampler[k].mean })),
   };
 
   if (train.labels && run.prior.classes) {
@@ -199,8 +201,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
       const a = describe(rowsOf(train, shuffled.subarray(0, nc)), nc);
       const b = describe(rowsOf(train, shuffled.subarray(nc, 2 * nc)), nc);
       const samples = await generate(generator, sampleGaussian(classPrior, nc, new Random(options.seed + 41 + c), { projection }), dim);
-      const f = swdBetween(b, a, swdOptions);
-      const g = swdBetween(describe(samples, nc), a, swdOptions);
+      const [f, g] = swdAgainst(a, [b, describe(samples, nc)], swdOptions);
       swd.classes!.push({ name, imagesPerSet: nc, floor: { levels: f.levels, mean: f.mean }, gaussian: { levels: g.levels, mean: g.mean } });
     }
   }

@@ -6,7 +6,7 @@ import { project, type LatentProjection } from './latent.ts';
 import { Random } from './random.ts';
 
 /**
- * Inverse problems with a trained GLO generator (the paper's "z loss", DESIGN.md section 1):
+ * Inverse problems with a trained GLO generator (the paper's "z loss", docs/architecture.md section 1):
  *
  *     min_z  loss(A g(z), y) + R(z),   z in the unit ball, g FROZEN
  *

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { gloConfigSchema } from './config.ts';
 
 /**
- * manifest.json: the contract between the trainer, the pipeline and the site (DESIGN.md section 3).
+ * manifest.json: the contract between the trainer, the pipeline and the site (docs/architecture.md section 3).
  * Written last, so its presence means every file it lists is in place. The site reads dimensions,
  * labels and counts from here, never from constants.
  */

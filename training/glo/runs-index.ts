@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { RunManifest } from './manifest.ts';
 
 /**
- * runs/index.json: the list of published runs beside the run folders (DESIGN.md section 3). The site reads it
+ * runs/index.json: the list of published runs beside the run folders (docs/architecture.md section 3). The site reads it
  * to offer runs; `glo job` and `npm start` add to it only after the run's manifest.json exists, so every entry
  * points at a complete run. Newest first.
  */

@@ -146,10 +146,11 @@ function sortedProjections(a: Float32Array, rows: number, dim: number, direction
   const chunk = 8192;
   for (let start = 0; start < rows; start += chunk) {
     const n = Math.min(chunk, rows - start);
-    const projected = tf.tidy(() => tf.matMul(tf.tensor2d(a.subarray(start * dim, (start + n) * dim), [n, dim]), directions));
+    // Transposed on the backend ([directions, n]), so each direction's values are one contiguous copy.
+    const projected = tf.tidy(() => tf.transpose(tf.matMul(tf.tensor2d(a.subarray(start * dim, (start + n) * dim), [n, dim]), directions)));
     const values = projected.dataSync();
     projected.dispose();
-    for (let r = 0; r < n; r++) for (let j = 0; j < count; j++) columns[j][start + r] = values[r * count + j];
+    for (let j = 0; j < count; j++) columns[j].set(values.subarray(j * n, (j + 1) * n), start);
   }
   const scratch = new Float32Array(rows);
   for (const c of columns) sortFloat32(c, scratch);
@@ -162,35 +163,65 @@ function sortedProjections(a: Float32Array, rows: number, dim: number, direction
  * (the exact 1-D W1 between equal-size empirical distributions); the mean over all directions. Not scaled.
  */
 export function slicedWasserstein(a: Float32Array, b: Float32Array, rows: number, dim: number, options: Pick<SwdOptions, 'directions' | 'repeats' | 'seed'>): number {
-  if (a.length !== rows * dim || b.length !== rows * dim) {
-    throw new Error(`slicedWasserstein needs two sets of ${rows} x ${dim} descriptors (got ${a.length / dim} and ${b.length / dim} rows).`);
+  return slicedWassersteinAgainst(b, [a], rows, dim, options)[0];
+}
+
+/**
+ * slicedWasserstein of each of `sets` against one `reference`, with the same directions for all: the
+ * reference's projections are sorted once per repeat rather than once per comparison (sorting is most
+ * of the cost). Each result equals slicedWasserstein(set, reference) exactly.
+ */
+export function slicedWassersteinAgainst(
+  reference: Float32Array,
+  sets: Float32Array[],
+  rows: number,
+  dim: number,
+  options: Pick<SwdOptions, 'directions' | 'repeats' | 'seed'>,
+): number[] {
+  for (const x of [reference, ...sets]) {
+    if (x.length !== rows * dim) throw new Error(`slicedWasserstein needs sets of ${rows} x ${dim} descriptors (got ${x.length / dim} rows).`);
   }
   const random = new Random(options.seed + 7919);
-  let total = 0;
+  const totals = sets.map(() => 0);
   for (let r = 0; r < options.repeats; r++) {
     const directions = tf.tensor2d(randomDirections(dim, options.directions, random), [dim, options.directions]);
-    const pa = sortedProjections(a, rows, dim, directions);
-    const pb = sortedProjections(b, rows, dim, directions);
+    const sortedReference = sortedProjections(reference, rows, dim, directions);
+    sets.forEach((set, k) => {
+      const sorted = sortedProjections(set, rows, dim, directions);
+      for (let j = 0; j < options.directions; j++) {
+        let s = 0;
+        const x = sorted[j];
+        const y = sortedReference[j];
+        for (let i = 0; i < rows; i++) s += Math.abs(x[i] - y[i]);
+        totals[k] += s / rows;
+      }
+    });
     directions.dispose();
-    for (let j = 0; j < options.directions; j++) {
-      let s = 0;
-      const x = pa[j];
-      const y = pb[j];
-      for (let i = 0; i < rows; i++) s += Math.abs(x[i] - y[i]);
-      total += s / rows;
-    }
   }
-  return total / (options.repeats * options.directions);
+  return totals.map((t) => t / (options.repeats * options.directions));
 }
 
 /** SWD x1e3 per level and averaged, between two descriptor sets made with the same options. */
 export function swdBetween(a: SwdDescriptors, b: SwdDescriptors, options: Partial<SwdOptions> = {}): SwdResult {
+  return swdAgainst(b, [a], options)[0];
+}
+
+/**
+ * swdBetween(set, reference) for each set, sharing the reference's sorted projections (glo eval compares
+ * the floor and every sampler with the same real images).
+ */
+export function swdAgainst(reference: SwdDescriptors, sets: SwdDescriptors[], options: Partial<SwdOptions> = {}): SwdResult[] {
   const o = { ...defaultSwdOptions, ...options };
-  if (a.rows !== b.rows || a.dim !== b.dim || a.resolutions.join() !== b.resolutions.join()) {
-    throw new Error(`SWD compares sets of the same size and shape (got ${a.rows} and ${b.rows} patches of ${a.dim} and ${b.dim} values).`);
+  for (const a of sets) {
+    if (a.rows !== reference.rows || a.dim !== reference.dim || a.resolutions.join() !== reference.resolutions.join()) {
+      throw new Error(`SWD compares sets of the same size and shape (got ${a.rows} and ${reference.rows} patches of ${a.dim} and ${reference.dim} values).`);
+    }
   }
-  const levels = a.levels.map((la, j) => 1e3 * slicedWasserstein(la, b.levels[j], a.rows, a.dim, o));
-  return { resolutions: a.resolutions, levels, mean: levels.reduce((s, v) => s + v, 0) / levels.length };
+  const perLevel = reference.levels.map((lr, j) => slicedWassersteinAgainst(lr, sets.map((a) => a.levels[j]), reference.rows, reference.dim, o));
+  return sets.map((_, k) => {
+    const levels = perLevel.map((values) => 1e3 * values[k]);
+    return { resolutions: reference.resolutions, levels, mean: levels.reduce((s, v) => s + v, 0) / levels.length };
+  });
 }
 
 /** SWD between two image sets of the same size (NHWC, [-1, 1]); see swdDescriptors and swdBetween. */

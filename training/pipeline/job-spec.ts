@@ -1,4 +1,4 @@
-// The job spec `datasets/<name>/glo.json` (DESIGN.md section 4): training options for one dataset, written
+// The job spec `datasets/<name>/glo.json` (docs/architecture.md section 4): training options for one dataset, written
 // last by `glo upload`, read by `glo job`. Its creation is what starts a Batch job, so the key shape and the
 // dataset name rule live here, shared by both sides.
 import { z } from 'zod';

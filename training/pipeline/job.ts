@@ -1,4 +1,4 @@
-// `glo job`: what the AWS Batch job runs when datasets/<name>/glo.json is created (DESIGN.md section 4).
+// `glo job`: what the AWS Batch job runs when datasets/<name>/glo.json is created (docs/architecture.md section 4).
 // Read top to bottom: the key, the spec and the run id; the GPU check; training (resuming from the run's
 // checkpoint when an earlier attempt left one); the runs index. A failure at any stage after the run id is
 // known leaves runs/<runId>/failure.json saying what failed, at which attempt.

@@ -1,4 +1,4 @@
-// `glo upload`: a folder of images to s3://<datasets>/datasets/<name>/, then glo.json LAST (DESIGN.md
+// `glo upload`: a folder of images to s3://<datasets>/datasets/<name>/, then glo.json LAST (docs/architecture.md
 // section 4): the spec's creation starts the Batch job, so it must only appear once every image is there.
 // Files already uploaded unchanged are skipped: every object carries its MD5 as metadata (glo-md5); a
 // single-part object's ETag is its MD5 too, a multipart one's is not (MD5 of the part MD5s), so for those the

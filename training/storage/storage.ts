@@ -1,5 +1,5 @@
 // One interface for a local folder and for s3://bucket/prefix, so the run writer, checkpoints and dataset
-// loading have a single code path whether they run on a laptop or in the Batch job (DESIGN.md section 3).
+// loading have a single code path whether they run on a laptop or in the Batch job (docs/architecture.md section 3).
 // Keys are always '/'-separated and relative to the storage root, on both backends.
 import { FolderStorage } from './folder-storage.ts';
 import { S3Storage } from './s3-storage.ts';

@@ -1,5 +1,5 @@
 /**
- * The Edit view's logic (the paper's inverse problems, section 4.3 / DESIGN.md section 1): bring an image to the
+ * The Edit view's logic (the paper's inverse problems, section 4.3 / docs/architecture.md section 1): bring an image to the
  * run's size, damage it (paint a mask, add noise, downsample), restore it by optimizing a code with the run's
  * generator frozen (training/glo/inversion.ts), and score both against the clean image. Plain functions on arrays;
  * the tfjs parts load on demand (a dynamic import), so this module costs the page nothing until a restore starts.

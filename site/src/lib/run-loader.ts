@@ -1,5 +1,5 @@
 /**
- * Reads runs the way the trainer publishes them (DESIGN.md section 3): runs/index.json, then one run's
+ * Reads runs the way the trainer publishes them (docs/architecture.md section 3): runs/index.json, then one run's
  * manifest.json and the files it names. Every failure becomes a RunLoadError whose message a visitor can act on
  * (what is wrong, with which file, what to do), which the page shows instead of a blank screen.
  */
