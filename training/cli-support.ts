@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { BACKEND_NAMES, type BackendName } from './backend/backend.ts';
 
 /** A mistake in how a command was called: the CLI prints the message and exits 2. */
 export class UsageError extends Error {}
@@ -48,6 +49,50 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\nRun "glo ${command} --help" for the options.`);
   }
+}
+
+/** The --backend and --threads lines of every command's help. */
+export const BACKEND_HELP = `  --backend NAME           ${BACKEND_NAMES.join(' | ')} [auto]
+  --threads N              CPU threads for wasm / TensorFlow`;
+
+/** `--backend` (or its environment fallback, named in `source`): one of BACKEND_NAMES, default auto. */
+export function backendFlag(value: string | undefined, source = '--backend'): BackendName {
+  const backend = value ?? 'auto';
+  if (!(BACKEND_NAMES as readonly string[]).includes(backend)) {
+    throw new UsageError(`Unknown backend "${backend}" (${source}): use ${BACKEND_NAMES.join(', ')}.`);
+  }
+  return backend as BackendName;
+}
+
+/** `--threads`: a whole number >= 1, or undefined when not given. */
+export function threadsFlag(value: string | boolean | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const threads = Number(value);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${String(value)}".`);
+  return threads;
+}
+
+/** A numeric flag of a command's options table: the option it sets, whether it is whole, its least value. */
+export interface NumericFlag<K extends string> {
+  key: K;
+  help: string;
+  integer: boolean;
+  /** Whole numbers: the least allowed (default 1). Reals are always > 0. */
+  min?: number;
+}
+
+/** The numeric flags given in `values`, checked against `flags` (a UsageError names the flag and the rule). */
+export function numericFlags<K extends string>(values: Record<string, string | boolean | undefined>, flags: Record<string, NumericFlag<K>>): Partial<Record<K, number>> {
+  const options: Partial<Record<K, number>> = {};
+  for (const [flag, { key, integer, min = 1 }] of Object.entries(flags)) {
+    const text = values[flag];
+    if (typeof text !== 'string') continue;
+    const v = Number(text);
+    const ok = integer ? Number.isInteger(v) && v >= min : Number.isFinite(v) && v > 0;
+    if (!ok) throw new UsageError(`--${flag} must be ${integer ? `a whole number >= ${min}` : 'a number > 0'}, got "${text}".`);
+    options[key] = v;
+  }
+  return options;
 }
 
 /**

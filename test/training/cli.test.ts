@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { main } from '../../training/cli.ts';
+import { backendFlag, numericFlags, threadsFlag, UsageError, type NumericFlag } from '../../training/cli-support.ts';
 import { makeImageFolder, tempDir } from './training-fixtures.ts';
 
 let stderr: string;
@@ -84,7 +85,7 @@ describe('glo train options', () => {
     expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--preset', 'huge'])).toBe(2);
     expect(stderr).toMatch(/Unknown --preset "huge"/);
     expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--backend', 'tpu'])).toBe(2);
-    expect(stderr).toMatch(/Unknown --backend "tpu"/);
+    expect(stderr).toMatch(/Unknown backend "tpu" \(--backend\): use auto, tensorflow-gpu/);
     expect(await main(['train', '--data', 'emoji', '--out', '/tmp/x', '--threads', 'two'])).toBe(2);
     expect(stderr).toMatch(/--threads must be a whole number/);
     expect(await main(['fly'])).toBe(2);
@@ -102,5 +103,41 @@ describe('glo train options', () => {
     // --skip-existing does not train again
     expect(await main(['train', '--data', 'mnist', '--out', out, '--preset', 'tiny', '--skip-existing'])).toBe(0);
     expect(stderr).toMatch(/skipping training/);
+  });
+});
+
+describe('the shared flag layer (every command parses --backend, --threads and numbers the same way)', () => {
+  const flags = {
+    seed: { key: 'seed', help: '', integer: true, min: 0 },
+    steps: { key: 'steps', help: '', integer: true },
+    lr: { key: 'lr', help: '', integer: false },
+  } satisfies Record<string, NumericFlag<'seed' | 'steps' | 'lr'>>;
+
+  it('takes whole numbers from their least value up and reals above 0, naming the flag otherwise', () => {
+    expect(numericFlags({ seed: '0', steps: '3', lr: '0.5', other: 'x' }, flags)).toEqual({ seed: 0, steps: 3, lr: 0.5 });
+    expect(numericFlags({}, flags)).toEqual({});
+    expect(() => numericFlags({ steps: '0' }, flags)).toThrow(/--steps must be a whole number >= 1, got "0"/);
+    expect(() => numericFlags({ seed: '-1' }, flags)).toThrow(/--seed must be a whole number >= 0/);
+    expect(() => numericFlags({ seed: '1.5' }, flags)).toThrow(UsageError);
+    expect(() => numericFlags({ lr: '0' }, flags)).toThrow(/--lr must be a number > 0/);
+    expect(() => numericFlags({ lr: 'Infinity' }, flags)).toThrow(/--lr must be a number > 0/);
+  });
+
+  it('accepts the known backends and names where a wrong one came from', () => {
+    expect(backendFlag(undefined)).toBe('auto');
+    expect(backendFlag('wasm')).toBe('wasm');
+    expect(() => backendFlag('tpu', '--backend or GLO_BACKEND')).toThrow(/Unknown backend "tpu" \(--backend or GLO_BACKEND\): use auto, tensorflow-gpu, tensorflow, wasm, cpu/);
+    expect(threadsFlag(undefined)).toBeUndefined();
+    expect(threadsFlag('2')).toBe(2);
+    expect(() => threadsFlag('0')).toThrow(/--threads must be a whole number >= 1, got "0"/);
+  });
+
+  it('gives glo eval and glo fit-sampler the same checks as glo train', async () => {
+    for (const command of ['eval', 'fit-sampler']) {
+      expect(await main([command, '/tmp/no-run', '--backend', 'tpu'])).toBe(2);
+      expect(stderr).toMatch(/Unknown backend "tpu" \(--backend\)/);
+      expect(await main([command, '/tmp/no-run', '--threads', '1.5'])).toBe(2);
+      expect(stderr).toMatch(/--threads must be a whole number >= 1/);
+    }
   });
 });

@@ -10,7 +10,8 @@ import { registerWasmFastKernels } from './wasm-fast-kernels.ts';
 import { registerWasmGradientKernels } from './wasm-gradient-kernels.ts';
 import { withWasmThreads } from './wasm-node-threads.ts';
 
-export type BackendName = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
 
 export interface BackendInfo {
   /** The tfjs backend actually active (tf.getBackend()). */

@@ -1,16 +1,16 @@
-import { initBackend, type BackendName } from '../backend/backend.ts';
-import { parseFlags, UsageError } from '../cli-support.ts';
+import { initBackend } from '../backend/backend.ts';
+import { BACKEND_HELP, backendFlag, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
 import { addSamplerToRun } from '../eval/sampler.ts';
 import { defaultImleOptions, type ImleOptions } from '../glo/imle.ts';
 import { consoleReporter } from '../progress.ts';
 import { openStorage } from '../storage/storage.ts';
 
-const numericFlags: Record<string, { key: keyof ImleOptions; help: string; integer: boolean }> = {
-  seed: { key: 'seed', help: 'seeds the network init, the noise and the batch order [the run\'s seed]', integer: true },
+const samplerFlags: Record<string, NumericFlag<keyof ImleOptions>> = {
+  seed: { key: 'seed', help: 'seeds the network init, the noise and the batch order [the run\'s seed]', integer: true, min: 0 },
   rounds: { key: 'rounds', help: 'matching rounds', integer: true },
   'candidates-per-code': { key: 'candidatesPerCode', help: 'noise draws per training code in each round', integer: false },
   'epochs-per-round': { key: 'epochsPerRound', help: 'regression passes over the matched pairs per round', integer: true },
-  'min-steps-per-round': { key: 'minStepsPerRound', help: 'at least this many regression steps per round (small tables)', integer: true },
+  'min-steps-per-round': { key: 'minStepsPerRound', help: 'at least this many regression steps per round (small tables)', integer: true, min: 0 },
   hidden: { key: 'hidden', help: 'width of the two hidden layers', integer: true },
   'noise-dim': { key: 'noiseDim', help: 'noise size [the latent size]', integer: true },
   'batch-size': { key: 'batchSize', help: 'regression batch size', integer: true },
@@ -19,7 +19,7 @@ const numericFlags: Record<string, { key: keyof ImleOptions; help: string; integ
 
 export function fitSamplerUsage(): string {
   const d = defaultImleOptions(100);
-  const opts = Object.entries(numericFlags)
+  const opts = Object.entries(samplerFlags)
     .map(([flag, { key, help }]) => `  --${flag.padEnd(22)} ${help}${key === 'seed' || key === 'noiseDim' ? '' : ` [${d[key]}]`}`)
     .join('\n');
   return `Usage: glo fit-sampler <run folder | s3://bucket/prefix> [options]
@@ -28,15 +28,14 @@ Fits a GLANN-style IMLE sampler (noise -> codes) to a run's latent codes, saves 
 and lists it in manifest.json (rewritten last). The site and glo eval then sample with it.
 
 ${opts}
-  --backend NAME           auto | tensorflow-gpu | tensorflow | wasm | cpu [auto]
-  --threads N              CPU threads for wasm / TensorFlow
+${BACKEND_HELP}
   --quiet                  no progress lines
 `;
 }
 
 /** `glo fit-sampler <run>`. */
 export async function fitSamplerCommand(args: string[]): Promise<number> {
-  const flags = Object.fromEntries(Object.keys(numericFlags).map((f) => [f, { type: 'string' as const }]));
+  const flags = Object.fromEntries(Object.keys(samplerFlags).map((f) => [f, { type: 'string' as const }]));
   const { values, positionals } = parseFlags('fit-sampler', args, {
     ...flags,
     backend: { type: 'string' },
@@ -49,24 +48,11 @@ export async function fitSamplerCommand(args: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError('glo fit-sampler takes one run: a folder or s3://bucket/prefix with a manifest.json.');
-  const options: Partial<ImleOptions> = {};
-  for (const [flag, { key, integer }] of Object.entries(numericFlags)) {
-    const text = values[flag];
-    if (typeof text !== 'string') continue;
-    const v = Number(text);
-    const min = key === 'seed' || key === 'minStepsPerRound' ? 0 : 1;
-    const ok = integer ? Number.isInteger(v) && v >= min : Number.isFinite(v) && v > 0;
-    if (!ok) throw new UsageError(`--${flag} must be ${integer ? `a whole number >= ${min}` : 'a number > 0'}, got "${text}".`);
-    (options as Record<string, number>)[key] = v;
-  }
-  const backend = (values.backend as string | undefined) ?? 'auto';
-  if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
-    throw new UsageError(`Unknown --backend "${backend}": use auto, tensorflow-gpu, tensorflow, wasm or cpu.`);
-  }
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
+  const options: Partial<ImleOptions> = numericFlags(values, samplerFlags);
+  const backend = backendFlag(values.backend as string | undefined);
+  const threads = threadsFlag(values.threads);
   const reporter = consoleReporter({ quiet: Boolean(values.quiet) });
-  await initBackend(backend as BackendName, { threads });
+  await initBackend(backend, { threads });
   const storage = openStorage(positionals[0]);
   if (!(await storage.exists('manifest.json'))) {
     throw new UsageError(`${storage.uri} has no manifest.json: not a published run (wrong path, or training has not finished).`);

@@ -1,5 +1,4 @@
-import type { BackendName } from '../backend/backend.ts';
-import { abortOnSignals, parseFlags, UsageError } from '../cli-support.ts';
+import { abortOnSignals, backendFlag, parseFlags, threadsFlag, UsageError } from '../cli-support.ts';
 import { consoleReporter } from '../progress.ts';
 import { openStorage } from '../storage/storage.ts';
 import { JobFailed, runJob } from '../pipeline/job.ts';
@@ -37,7 +36,6 @@ A failure after the run id is known writes <artifacts>/<runId>/failure.json. See
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes)$/i.test(v.trim());
-const BACKENDS = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 /** `glo job`: flags override the job definition's environment. */
 export async function jobCommand(args: string[]): Promise<number> {
@@ -57,10 +55,8 @@ export async function jobCommand(args: string[]): Promise<number> {
   } catch (error) {
     throw new UsageError(`--artifacts / GLO_ARTIFACTS: ${(error as Error).message}`);
   }
-  const backend = (values.backend as string | undefined) ?? (process.env.GLO_BACKEND || 'auto');
-  if (!BACKENDS.includes(backend)) throw new UsageError(`Unknown backend "${backend}" (--backend or GLO_BACKEND): use ${BACKENDS.join(', ')}.`);
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
+  const backend = backendFlag((values.backend as string | undefined) ?? (process.env.GLO_BACKEND || undefined), '--backend or GLO_BACKEND');
+  const threads = threadsFlag(values.threads);
   const attemptText = process.env.AWS_BATCH_JOB_ATTEMPT;
   const attempt = attemptText ? Number(attemptText) : 1;
   if (!(Number.isInteger(attempt) && attempt >= 1)) throw new UsageError(`AWS_BATCH_JOB_ATTEMPT must be 1, 2, ..., got "${attemptText}".`);
@@ -71,7 +67,7 @@ export async function jobCommand(args: string[]): Promise<number> {
       bucket,
       key,
       artifacts,
-      backend: backend as BackendName,
+      backend,
       requireGpu: Boolean(values['require-gpu']) || truthy(process.env.GLO_REQUIRE_GPU),
       threads,
       jobId: process.env.AWS_BATCH_JOB_ID,

@@ -2,7 +2,7 @@ import { describeConfig, gloConfigSchema, presets, resolveConfig, toFlag, type G
 import { consoleReporter } from '../progress.ts';
 import { openStorage } from '../storage/storage.ts';
 import { train, TrainingInterrupted } from '../train.ts';
-import { abortOnSignals, parseFlags, readConfigFile, UsageError } from '../cli-support.ts';
+import { abortOnSignals, backendFlag, parseFlags, readConfigFile, threadsFlag, UsageError } from '../cli-support.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);
 const configFlags = Object.fromEntries(configKeys.map((k) => [toFlag(k), { type: 'string' as const }]));
@@ -65,13 +65,9 @@ export async function trainCommand(args: string[]): Promise<number> {
   if (!values.out) throw new UsageError('Missing --out: the run folder (a path or s3://bucket/prefix).');
   const preset = values.preset as string | undefined;
   if (preset !== undefined && !(preset in presets)) throw new UsageError(`Unknown --preset "${preset}": use one of ${Object.keys(presets).join(', ')}.`);
-  const backend = (values.backend as string | undefined) ?? 'auto';
-  if (!['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'].includes(backend)) {
-    throw new UsageError(`Unknown --backend "${backend}": use auto, tensorflow-gpu, tensorflow, wasm or cpu.`);
-  }
+  const backend = backendFlag(values.backend as string | undefined);
 
-  const threads = values.threads === undefined ? undefined : Number(values.threads);
-  if (threads !== undefined && !(Number.isInteger(threads) && threads >= 1)) throw new UsageError(`--threads must be a whole number >= 1, got "${values.threads}".`);
+  const threads = threadsFlag(values.threads);
 
   const fromFile = (values.config ? readConfigFile(values.config as string) : {}) as GloConfigInput;
   const fromFlags: Record<string, unknown> = {};
@@ -94,7 +90,7 @@ export async function trainCommand(args: string[]): Promise<number> {
       data: values.data as string,
       out,
       config,
-      backend: backend as never,
+      backend,
       requireGpu: Boolean(values['require-gpu']),
       threads,
       resume: Boolean(values.resume),
