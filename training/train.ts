@@ -36,7 +36,12 @@ export interface TrainOptions {
   reporter?: Reporter;
   /** Aborting (SIGINT/SIGTERM) makes the loop checkpoint after the current step and throw TrainingInterrupted. */
   signal?: AbortSignal;
+  /** Called as the run enters each stage, so a caller (glo job) can say where a failure happened. */
+  onStage?: (stage: TrainingStage) => void;
 }
+
+/** Where train() is: loading the dataset, the epoch loop, or the final evaluation and publishing. */
+export type TrainingStage = 'data' | 'training' | 'publishing';
 
 export class TrainingInterrupted extends Error {
   override name = 'TrainingInterrupted';
@@ -79,6 +84,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   const config = checkpoint?.state.config ?? options.config;
   if (checkpoint) reporter.info(`resuming from step ${checkpoint.state.step} (epoch ${checkpoint.state.epoch + 1}, the checkpoint's config)`);
 
+  options.onStage?.('data');
   // Before the first step an interrupt stops at once (loading a large S3 dataset and PCA take minutes); a
   // resumed run's checkpoint is still the one to resume from.
   const resumeFrom = checkpoint ? `${out.uri}/checkpoint` : undefined;
@@ -154,6 +160,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
 
   // The table is updated in place, so one step state serves the whole run.
   const stepState = { generator, optimizer, latents: state.latents, latentOptimizer, dataset, config };
+  options.onStage?.('training');
   while (state.epoch < config.epochs) {
     if (state.stepInEpoch === 0) state.permutation = random.permutation(count);
     reporter.startEpoch(state.epoch, config.epochs, stepsPerEpoch, state.stepInEpoch);
@@ -219,6 +226,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   // dataset, with an IMLE sampler) stops at once, and --resume goes straight into publishing.
   await stopIfInterrupted(`${out.uri}/checkpoint`, state.step);
   const interrupt = interruptCheck(options.signal, () => new TrainingInterrupted(`${out.uri}/checkpoint`, state.step));
+  options.onStage?.('publishing');
   reporter.info('final evaluation: recalibrating BatchNorm, reconstructing every image, PCA baseline');
   const baseline = getPca(); // already fitted for a PCA init; fitted now (seconds) for a Gaussian one
   await interrupt();

@@ -86,9 +86,11 @@ describe('glo train to a folder', () => {
     expect(psnr).toBeCloseTo(manifest.metrics.final.reconstructionPsnr, 3);
   });
 
-  it('is deterministic for a seed on a backend', async () => {
+  it('is deterministic for a seed on a backend, and reports its stages in order', async () => {
     const again = path.join(await tempDir(), 'tiny-run-again');
-    const second = await train({ data: images, out: again, config: resolveConfig(tiny), backend: 'wasm' });
+    const stages: string[] = [];
+    const second = await train({ data: images, out: again, config: resolveConfig(tiny), backend: 'wasm', onStage: (s) => stages.push(s) });
+    expect(stages).toEqual(['data', 'training', 'publishing']);
     expect(second.metrics.final.loss).toBe(manifest.metrics.final.loss);
     expect(await readFile(path.join(again, 'latents.bin'))).toEqual(await readFile(path.join(out, 'latents.bin')));
   });
@@ -102,7 +104,9 @@ describe('glo train to a folder', () => {
     expect(existsSync(path.join(resumedOut, 'manifest.json'))).toBe(false);
     expect(existsSync(path.join(resumedOut, 'checkpoint', 'latest.json'))).toBe(true);
     // The resumed process gets a different config on purpose: the checkpoint's config must win.
-    const resumed = await train({ data: images, out: resumedOut, config: resolveConfig({ ...tiny, epochs: 1 }), backend: 'wasm', resume: true });
+    const stages: string[] = [];
+    const resumed = await train({ data: images, out: resumedOut, config: resolveConfig({ ...tiny, epochs: 1 }), backend: 'wasm', resume: true, onStage: (s) => stages.push(s) });
+    expect(stages).toEqual(['data', 'training', 'publishing']);
     expect(resumed.training.steps).toBe(manifest.training.steps);
     expect(resumed.training.resumedFrom).toBe(4);
     expect(resumed.metrics.final.loss).toBeCloseTo(manifest.metrics.final.loss, 5);

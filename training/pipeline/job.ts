@@ -10,7 +10,7 @@ import { parseManifest } from '../glo/manifest.ts';
 import { runsIndexEntry } from '../glo/runs-index.ts';
 import { silentReporter, type Reporter } from '../progress.ts';
 import { openStorage, type Storage } from '../storage/storage.ts';
-import { train, TrainingInterrupted } from '../train.ts';
+import { train, TrainingInterrupted, type TrainingStage } from '../train.ts';
 import { datasetPrefix, JobSpecError, parseJobSpecText, parseSpecKey } from './job-spec.ts';
 import { addRunToIndex } from './runs-index-store.ts';
 import { errorNameOf, isNoSuchKey, pipelineS3Client } from './s3-client.ts';
@@ -35,7 +35,7 @@ export interface JobOptions {
 }
 
 /** Where a job failed; `artifacts` = reading the run folder (bucket missing, no permission). */
-export type JobStage = 'key' | 'spec' | 'artifacts' | 'backend' | 'data' | 'training' | 'publishing' | 'index' | 'interrupted';
+export type JobStage = 'key' | 'spec' | 'artifacts' | 'backend' | TrainingStage | 'index' | 'interrupted';
 
 export interface JobResult {
   runId: string;
@@ -203,8 +203,9 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
       threads: options.threads,
       resume: true,
       runId,
-      reporter: stageTracking(reporter, (s) => (stage = s)),
+      reporter,
       signal: options.signal,
+      onStage: (s) => (stage = s),
     });
   } catch (error) {
     if (error instanceof TrainingInterrupted) {
@@ -241,22 +242,6 @@ async function finish(
   const leftovers = (await run.list('checkpoint')).map((o) => o.key);
   await run.delete([...leftovers, FAILURE_FILE]);
   return { manifest, indexAttempts };
-}
-
-/** Follows train()'s progress through its reporter, so a failure can name its stage. */
-function stageTracking(reporter: Reporter, enter: (stage: JobStage) => void): Reporter {
-  return {
-    info(message) {
-      if (message.startsWith('final evaluation')) enter('publishing');
-      reporter.info(message);
-    },
-    startEpoch(...args) {
-      enter('training');
-      reporter.startEpoch(...args);
-    },
-    update: (u) => reporter.update(u),
-    endEpoch: () => reporter.endEpoch(),
-  };
 }
 
 /** The failure records under a runs root (runs/<runId>/failure.json), newest first. */
