@@ -13,7 +13,7 @@ import { openStorage, type Storage } from '../storage/storage.ts';
 import { train, TrainingInterrupted, type TrainingStage } from '../train.ts';
 import { datasetPrefix, JobSpecError, parseJobSpecText, parseSpecKey } from './job-spec.ts';
 import { addRunToIndex } from './runs-index-store.ts';
-import { errorNameOf, isNoSuchKey, pipelineS3Client } from './s3-client.ts';
+import { errorNameOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
 
 export interface JobOptions {
   /** The datasets bucket and the spec's key, as the EventBridge rule passes them (possibly URL-encoded). */
@@ -119,7 +119,7 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
   let specText: string;
   let runId: string;
   try {
-    const output = await pipelineS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const output = await sharedS3Client().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     specText = await output.Body!.transformToString();
     runId = jobRunId(dataset, output.LastModified ?? new Date(), jobId, output.ETag ?? '');
   } catch (error) {

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { emptyRunsIndex, parseRunsIndex, withRun, type RunsIndex, type RunsIndexEntry } from '../glo/runs-index.ts';
 import { FolderStorage } from '../storage/folder-storage.ts';
 import { joinKey, openStorage, parseS3Uri, StorageError } from '../storage/storage.ts';
-import { errorNameOf, httpStatusOf, isNoSuchKey, pipelineS3Client } from './s3-client.ts';
+import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
 
 export const RUNS_INDEX_FILE = 'index.json';
 
@@ -50,7 +50,7 @@ async function addOnS3(runsRoot: string, entry: RunsIndexEntry, options: AddRunO
   const { bucket, prefix } = parseS3Uri(runsRoot);
   const Key = joinKey(prefix, RUNS_INDEX_FILE);
   const uri = `s3://${bucket}/${Key}`;
-  const client = pipelineS3Client();
+  const client = sharedS3Client();
   const maxAttempts = options.maxAttempts ?? 25;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     let current = emptyRunsIndex();

@@ -13,7 +13,7 @@ import type { GloConfigInput, PresetName } from '../glo/config.ts';
 import { S3Storage } from '../storage/s3-storage.ts';
 import { StorageError } from '../storage/storage.ts';
 import { checkDatasetName, datasetPrefix, parseJobSpec, SPEC_FILE, specJson, specKey } from './job-spec.ts';
-import { errorNameOf, pipelineS3Client } from './s3-client.ts';
+import { errorNameOf, sharedS3Client } from '../storage/s3-client.ts';
 
 const MiB = 1024 * 1024;
 // S3's minimum part size; every part but the last must be at least this big.
@@ -151,7 +151,7 @@ export async function uploadDataset(options: UploadOptions): Promise<UploadResul
 
   const prefix = datasetPrefix(dataset);
   const remote = new Map((await new S3Storage(`s3://${bucket}/${prefix}`).list()).map((o) => [o.key, o]));
-  const client = pipelineS3Client();
+  const client = sharedS3Client();
 
   // Which files need to go up: size first (free), then the MD5 against the ETag or the stored metadata.
   const hashes = new Map<string, string>();

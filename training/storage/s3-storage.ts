@@ -20,6 +20,7 @@ import {
   type Storage,
   type StorageObject,
 } from './storage.ts';
+import { isNoSuchKey, sharedS3Client } from './s3-client.ts';
 
 export interface S3StorageOptions {
   /** Defaults to one client per process, built lazily from the environment, shared by every S3Storage. */
@@ -60,19 +61,6 @@ const CONTENT_TYPES: Record<string, string> = {
 const contentTypeOf = (key: string) =>
   CONTENT_TYPES[/\.([^./]+)$/.exec(key)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream';
 
-// One client (one connection pool) per process, rebuilt only if the endpoint or region in the environment
-// changes, which happens in tests that start a fresh moto_server, never in a job.
-let sharedClient: { client: S3Client; environment: string } | undefined;
-function defaultClient(): S3Client {
-  const environment = `${process.env.AWS_ENDPOINT_URL ?? ''}|${process.env.AWS_REGION ?? ''}`;
-  if (sharedClient?.environment !== environment) {
-    sharedClient?.client.destroy();
-    // followRegionRedirects: a bucket in another region than AWS_REGION still works instead of failing with 301.
-    sharedClient = { client: new S3Client({ followRegionRedirects: true }), environment };
-  }
-  return sharedClient.client;
-}
-
 interface AwsError {
   name?: string;
   message?: string;
@@ -95,11 +83,6 @@ function s3Error(operation: string, uri: string, error: unknown): StorageError {
   return new StorageError(`S3 ${operation} ${uri} failed: ${name}: ${message.replace(/\.$/, '')}.${hint}`, { cause: error });
 }
 
-const isNotFound = (error: unknown) => {
-  const { name, $metadata } = (error ?? {}) as AwsError;
-  return name === 'NoSuchKey' || name === 'NotFound' || (name !== 'NoSuchBucket' && $metadata?.httpStatusCode === 404);
-};
-
 export class S3Storage implements Storage {
   readonly uri: string;
   readonly bucket: string;
@@ -120,7 +103,7 @@ export class S3Storage implements Storage {
   }
 
   private get client(): S3Client {
-    return this.options.client ?? defaultClient();
+    return this.options.client ?? sharedS3Client();
   }
 
   private objectKey(key: string): string {
@@ -138,7 +121,7 @@ export class S3Storage implements Storage {
       if (!output.Body) throw new Error('the response has no body');
       return await output.Body.transformToByteArray();
     } catch (error) {
-      if (isNotFound(error)) throw new StorageNotFoundError(this.uriOf(Key), { cause: error });
+      if (isNoSuchKey(error)) throw new StorageNotFoundError(this.uriOf(Key), { cause: error });
       throw s3Error('GetObject', this.uriOf(Key), error);
     }
   }
@@ -191,7 +174,7 @@ export class S3Storage implements Storage {
       return true;
     } catch (error) {
       // HEAD responses have no body, so a missing bucket also reads as NotFound here.
-      if (isNotFound(error)) return false;
+      if (isNoSuchKey(error)) return false;
       throw s3Error('HeadObject', this.uriOf(Key), error);
     }
   }
