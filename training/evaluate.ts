@@ -4,6 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from './data/dataset.ts';
 import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
 import { gatherRows } from './glo/latent.ts';
+import { byteToValue } from './glo/pixels.ts';
 import { meanImageMetrics } from './glo/metrics.ts';
 
 /** Identifies a dataset's content order, so a checkpoint is never resumed on different images. */
@@ -24,7 +25,7 @@ export function batchTargetValues(dataset: Dataset, rows: ArrayLike<number>): Fl
   const values = new Float32Array(rows.length * ppi);
   for (let r = 0; r < rows.length; r++) {
     const src = rows[r] * ppi;
-    for (let i = 0; i < ppi; i++) values[r * ppi + i] = dataset.pixels[src + i] / 127.5 - 1;
+    for (let i = 0; i < ppi; i++) values[r * ppi + i] = byteToValue(dataset.pixels[src + i]);
   }
   return values;
 }

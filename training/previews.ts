@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { valueToByte } from './glo/pixels.ts';
 
 /**
  * Sprite sheets and preview grids as PNG. Tiles are uint8 HWC images of one size; a grid is filled row
@@ -14,7 +15,7 @@ export interface TileSet {
 /** Generator output in [-1, 1] to uint8 (rounded, clipped). */
 export function toUint8(values: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.max(0, Math.min(255, Math.round((values[i] + 1) * 127.5)));
+  for (let i = 0; i < values.length; i++) out[i] = valueToByte(values[i]);
   return out;
 }
 

@@ -4,7 +4,8 @@ import { lerp } from '../../training/glo/latent.ts';
 import { MANIFEST_VERSION } from '../../training/glo/manifest.ts';
 import { choicesFor, classMembers, codeOf, concatCodes, describeChoice, randomChoices, searchImages, validChoice, type ChoiceSource } from '../../site/src/lib/choices.ts';
 import { bilinearGrid } from '../../site/src/lib/grid.ts';
-import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, toByte, valuesToRgba } from '../../site/src/lib/images.ts';
+import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, valuesToRgba } from '../../site/src/lib/images.ts';
+import { valueToByte } from '../../training/glo/pixels.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
 import { decodePermalink, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
 import { countingFetch, loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
@@ -50,7 +51,7 @@ describe('image helpers', () => {
   const shape = { size: 2, channels: 3 as const };
 
   it('maps [-1, 1] to bytes as the trainer does (rounded, clipped)', () => {
-    expect([-2, -1, 0, 1, 2, -0.999].map(toByte)).toEqual([0, 0, 128, 255, 255, 0]);
+    expect([-2, -1, 0, 1, 2, -0.999].map(valueToByte)).toEqual([0, 0, 128, 255, 255, 0]);
   });
 
   it('converts generator output to RGBA and back', () => {

@@ -12,6 +12,7 @@ export * from './linalg.ts';
 export * from './manifest.ts';
 export * from './metrics.ts';
 export * from './pca.ts';
+export * from './pixels.ts';
 export * from './random.ts';
 export * from './step.ts';
 export * from './swd.ts';

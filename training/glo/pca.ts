@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { orthonormalizeColumns, symmetricEigen } from './linalg.ts';
 import type { Random } from './random.ts';
+import { byteToValue } from './pixels.ts';
 
 /**
  * PCA of images by randomized SVD (Halko, Martinsson & Tropp 2011, algorithm 4.4 with power
@@ -30,7 +31,7 @@ export interface PcaOptions {
 /** uint8 pixels (images contiguous) to float32 in [-1, 1], the generator's output range. */
 export function pixelsToTensor(pixels: Uint8Array, rows: number, pixelsPerImage: number): tf.Tensor2D {
   const f = new Float32Array(rows * pixelsPerImage);
-  for (let i = 0; i < f.length; i++) f[i] = pixels[i] / 127.5 - 1;
+  for (let i = 0; i < f.length; i++) f[i] = byteToValue(pixels[i]);
   return tf.tensor2d(f, [rows, pixelsPerImage]);
 }
 

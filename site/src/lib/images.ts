@@ -5,6 +5,7 @@
  * call them; toImageData/toCanvas are the only DOM parts.
  */
 import { psnrFromMse } from '../../../training/glo/metrics.ts';
+import { byteToValue, valueToByte } from '../../../training/glo/pixels.ts';
 
 export interface ImageShape {
   size: number;
@@ -15,10 +16,6 @@ export function pixelsPerImage({ size, channels }: ImageShape): number {
   return size * size * channels;
 }
 
-/** Generator value in [-1, 1] to a byte (rounded, clipped). */
-export function toByte(value: number): number {
-  return Math.max(0, Math.min(255, Math.round((value + 1) * 127.5)));
-}
 
 /** Image `index` of a [n, size, size, channels] batch in [-1, 1] to RGBA bytes (grey repeated, alpha 255). */
 export function valuesToRgba(values: ArrayLike<number>, shape: ImageShape, index = 0): Uint8ClampedArray<ArrayBuffer> {
@@ -27,7 +24,7 @@ export function valuesToRgba(values: ArrayLike<number>, shape: ImageShape, index
   const rgba = new Uint8ClampedArray(new ArrayBuffer(pixels * 4));
   const base = index * pixels * channels;
   for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = toByte(values[base + p * channels + (channels === 1 ? 0 : c)]);
+    for (let c = 0; c < 3; c++) rgba[p * 4 + c] = valueToByte(values[base + p * channels + (channels === 1 ? 0 : c)]);
     rgba[p * 4 + 3] = 255;
   }
   return rgba;
@@ -38,7 +35,7 @@ export function rgbaToValues(rgba: ArrayLike<number>, shape: ImageShape): Float3
   const { size, channels } = shape;
   const out = new Float32Array(size * size * channels);
   for (let p = 0; p < size * size; p++) {
-    for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[p * 4 + c] / 127.5 - 1;
+    for (let c = 0; c < channels; c++) out[p * channels + c] = byteToValue(rgba[p * 4 + c]);
   }
   return out;
 }

@@ -3,6 +3,8 @@
  * that only memorized its training set would show near-copies (distance ~0) for samples and morphs. Plain L2 over
  * the atlas bytes; a few million operations for a few thousand small tiles, fast enough without tfjs.
  */
+import { valueToByte } from '../../../training/glo/pixels.ts';
+
 export interface Neighbour {
   index: number;
   /** Root-mean-square pixel difference, pixels in [0, 1]. */
@@ -14,7 +16,7 @@ export function nearestTiles(query: ArrayLike<number>, tiles: Uint8Array, pixels
   const count = Math.floor(tiles.length / pixelsPerImage);
   const target = new Float32Array(pixelsPerImage);
   // Compare in bytes, as the tiles are stored; the query is rounded and clipped the way it is displayed.
-  for (let i = 0; i < pixelsPerImage; i++) target[i] = Math.max(0, Math.min(255, Math.round((query[i] + 1) * 127.5)));
+  for (let i = 0; i < pixelsPerImage; i++) target[i] = valueToByte(query[i]);
   const best: Neighbour[] = [];
   for (let n = 0; n < count; n++) {
     let s = 0;
