@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseManifest } from '../glo/manifest.ts';
 import { emptyRunsIndex, parseRunsIndex, runsIndexEntry, withRun, type RunsIndex } from '../glo/runs-index.ts';
 import { parseFlags, UsageError } from '../cli-support.ts';
+import { contentTypeOf } from '../storage/content-type.ts';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -121,21 +122,6 @@ export async function buildSite(outDir: string, env: NodeJS.ProcessEnv = process
   if (code !== 0) throw new Error(`astro build failed (exit ${code}):\n${log.slice(-4000)}`);
 }
 
-const mimeTypes: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.json': 'application/json; charset=utf-8',
-  '.wasm': 'application/wasm',
-  '.png': 'image/png',
-  '.webp': 'image/webp',
-  '.jpg': 'image/jpeg',
-  '.svg': 'image/svg+xml',
-  '.ico': 'image/x-icon',
-  '.bin': 'application/octet-stream',
-  '.txt': 'text/plain; charset=utf-8',
-};
 
 export interface StaticServer {
   url: string;
@@ -184,7 +170,7 @@ export async function startStaticServer(mounts: { prefix: string; dir: string }[
       if (real === undefined || !inside(mount.dir, real)) return notFound();
       const body = await readFile(file);
       response.writeHead(200, {
-        'Content-Type': mimeTypes[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
+        'Content-Type': contentTypeOf(file),
         'Content-Length': body.byteLength,
         // Runs change (new runs, a retrained run under the same id); hashed site assets never do.
         'Cache-Control': pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache',

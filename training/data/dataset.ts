@@ -189,7 +189,8 @@ export async function loadDataset(source: string, opts: LoadDatasetOptions): Pro
 /**
  * Decodes candidates in priority `order` with at most `concurrency` in flight. Under a limit it starts a
  * candidate only while (decoded + in flight) < limit, so a skipped file makes room for the next one: the
- * result is always the first `limit` good candidates in priority order, whatever the timing.
+ * result is always the first `limit` good candidates in priority order, whatever the timing. (A plain
+ * limiter such as p-limit, used by upload and pull, cannot do this: it would queue every candidate up front.)
  */
 async function decodeAll(
   candidates: Candidate[],

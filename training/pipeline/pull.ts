@@ -1,6 +1,7 @@
 // `glo pull`: copies a published run to a local folder of runs so the site can serve it (npm start's layout:
 // <out>/<runId>/ beside <out>/index.json). Same publish rule as the trainer: the local manifest.json is
 // removed first and written last, after every file is in place with the size the manifest records.
+import pLimit from 'p-limit';
 import { parseManifest, type RunManifest } from '../glo/manifest.ts';
 import { runsIndexEntry } from '../glo/runs-index.ts';
 import { FolderStorage } from '../storage/folder-storage.ts';
@@ -41,10 +42,10 @@ export async function pullRun(options: PullOptions): Promise<{ manifest: RunMani
 
   const target = new FolderStorage(`${options.out.replace(/\/+$/, '')}/${runId}`);
   await target.delete(['manifest.json']);
-  const queue = [...manifest.files];
   let bytes = 0;
-  const worker = async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
+  const bounded = pLimit(options.concurrency ?? 8);
+  try {
+    await Promise.all(manifest.files.map((file) => bounded(async () => {
       const data = await source.read(file.path);
       if (data.byteLength !== file.bytes) {
         throw new PullError(`${source.uri}/${file.path} has ${data.byteLength} bytes but the manifest says ${file.bytes}: the run is damaged or being rewritten; nothing was published locally.`);
@@ -52,9 +53,10 @@ export async function pullRun(options: PullOptions): Promise<{ manifest: RunMani
       await target.write(file.path, data);
       bytes += data.byteLength;
       options.onFile?.(file.path, data.byteLength);
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 8 }, worker));
+    })));
+  } finally {
+    bounded.clearQueue(); // after a failure, start no further downloads
+  }
   await target.write('manifest.json', manifestBytes);
   await addRunToIndex(options.out, runsIndexEntry(manifest));
   return { manifest, folder: target.uri, bytes: bytes + manifestBytes.byteLength };

@@ -13,6 +13,8 @@ import type { GloConfigInput, PresetName } from '../glo/config.ts';
 import { S3Storage } from '../storage/s3-storage.ts';
 import { StorageError } from '../storage/storage.ts';
 import { checkDatasetName, datasetPrefix, parseJobSpec, SPEC_FILE, specJson, specKey } from './job-spec.ts';
+import pLimit from 'p-limit';
+import { contentTypeOf } from '../storage/content-type.ts';
 import { errorNameOf, sharedS3Client } from '../storage/s3-client.ts';
 
 const MiB = 1024 * 1024;
@@ -109,27 +111,11 @@ async function md5Of(file: string): Promise<string> {
   return hash.digest('hex');
 }
 
-const CONTENT_TYPES: Record<string, string> = {
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', jpe: 'image/jpeg', jfif: 'image/jpeg',
-  webp: 'image/webp', gif: 'image/gif', tif: 'image/tiff', tiff: 'image/tiff', avif: 'image/avif',
-};
-const contentTypeOf = (name: string) => CONTENT_TYPES[/\.([^./]+)$/.exec(name)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream';
-
 /** Runs `work` over `items` with at most `limit` at once; collects failures instead of stopping at the first. */
 async function forEachBounded<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<{ item: T; error: unknown }[]> {
   const failures: { item: T; error: unknown }[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (error) {
-        failures.push({ item, error });
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const bounded = pLimit(limit);
+  await Promise.all(items.map((item) => bounded(() => work(item).catch((error: unknown) => void failures.push({ item, error })))));
   return failures;
 }
 

@@ -20,6 +20,7 @@ import {
   type Storage,
   type StorageObject,
 } from './storage.ts';
+import { contentTypeOf } from './content-type.ts';
 import { isNoSuchKey, sharedS3Client } from './s3-client.ts';
 
 export interface S3StorageOptions {
@@ -41,25 +42,6 @@ const DEFAULT_PART_SIZE = 8 * MiB;
 const MIN_PART_SIZE = 5 * MiB;
 // DeleteObjects accepts at most 1000 keys per request.
 const DELETE_BATCH = 1000;
-
-// The site is served from the artifacts bucket through CloudFront, so objects need a real Content-Type
-// (a PNG stored as binary/octet-stream downloads instead of displaying).
-const CONTENT_TYPES: Record<string, string> = {
-  json: 'application/json',
-  png: 'image/png',
-  webp: 'image/webp',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  avif: 'image/avif',
-  svg: 'image/svg+xml',
-  html: 'text/html; charset=utf-8',
-  txt: 'text/plain; charset=utf-8',
-  csv: 'text/csv; charset=utf-8',
-  bin: 'application/octet-stream',
-};
-const contentTypeOf = (key: string) =>
-  CONTENT_TYPES[/\.([^./]+)$/.exec(key)?.[1]?.toLowerCase() ?? ''] ?? 'application/octet-stream';
 
 interface AwsError {
   name?: string;

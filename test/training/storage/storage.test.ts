@@ -199,7 +199,7 @@ describe.each(backends)('$name respects the Storage contract', (backend) => {
       await storage.write('latents.bin', new Uint8Array([1]));
       const typeOf = async (key: string) =>
         (await moto!.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: `${storage.prefix}/${key}` }))).ContentType;
-      expect(await typeOf('manifest.json')).toBe('application/json');
+      expect(await typeOf('manifest.json')).toBe('application/json; charset=utf-8');
       expect(await typeOf('previews/samples.png')).toBe('image/png');
       expect(await typeOf('latents.bin')).toBe('application/octet-stream');
     });
