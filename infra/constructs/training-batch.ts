@@ -1,7 +1,7 @@
 // GPU training on AWS Batch: a VPC without NAT (instances get public IPs and reach S3/ECR directly), a spot
 // compute environment first and an on-demand one second (both scale to zero), one job queue, and the job
 // definition `glo job` runs under. The job definition's command, environment and parameters are the contract
-// with training/commands/job.ts (the pipeline's rehearsal test reads them from the synthesized template).
+// with training/cli/commands/job.ts (the pipeline's rehearsal test reads them from the synthesized template).
 import { Duration, RemovalPolicy, Size, Stack, Validations } from 'aws-cdk-lib';
 import * as batch from 'aws-cdk-lib/aws-batch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';

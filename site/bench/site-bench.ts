@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { parseManifest, type RunManifest } from '../../training/glo/manifest.ts';
 import { emptyRunsIndex, runsIndexEntry, withRun } from '../../training/glo/runs-index.ts';
-import { startStaticServer } from '../../training/commands/serve.ts';
+import { startStaticServer } from '../../training/serve/local-site.ts';
 import { launchChromium } from '../../test/site/helpers/chromium.ts';
 import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';
 import { formatShippedJs, measureShippedJs } from './js-size.ts';

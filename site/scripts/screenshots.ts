@@ -14,7 +14,7 @@ import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { emptyRunsIndex, runsIndexEntry, withRun } from '../../training/glo/runs-index.ts';
-import { startStaticServer } from '../../training/commands/serve.ts';
+import { startStaticServer } from '../../training/serve/local-site.ts';
 import { launchChromium } from '../../test/site/helpers/chromium.ts';
 import { ensureFixtureRuns } from '../../test/site/helpers/fixture-runs.ts';
 import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';

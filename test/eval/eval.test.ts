@@ -1,18 +1,18 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { evalCommand } from '../../training/commands/eval.ts';
-import { fitSamplerCommand } from '../../training/commands/fit-sampler.ts';
+import { evalCommand } from '../../training/cli/commands/eval.ts';
+import { fitSamplerCommand } from '../../training/cli/commands/fit-sampler.ts';
 import { loadDataset } from '../../training/data/dataset.ts';
 import { evalReportSchema } from '../../training/eval/eval-report.ts';
 import { evaluateRun, type EvalOptions } from '../../training/eval/evaluate-run.ts';
 import { loadRun } from '../../training/eval/load-run.ts';
-import { addSamplerToRun } from '../../training/eval/sampler.ts';
+import { addSamplerToRun } from '../../training/trainer/imle-sampler.ts';
 import { resolveConfig } from '../../training/glo/config.ts';
 import { parseManifest, type RunManifest } from '../../training/glo/manifest.ts';
 import type { HoldoutFile } from '../../training/glo/run-files.ts';
-import { openStorage } from '../../training/storage/storage.ts';
-import { train } from '../../training/train.ts';
+import { openStorage } from '../../training/storage/open-storage.ts';
+import { train } from '../../training/trainer/train.ts';
 import { tempDir } from '../training/training-fixtures.ts';
 import { makeModalImageFolder } from './eval-fixtures.ts';
 

@@ -47,7 +47,7 @@ describe('cholesky of a zero matrix (a prior fitted to identical codes)', () => 
 });
 
 describe('PCA by randomized SVD', () => {
-  it('matches an exact eigendecomposition of the covariance on a small matrix', () => {
+  it('matches an exact eigendecomposition of the covariance on a small matrix', async () => {
     const count = 40;
     const d = 12;
     const k = 4;
@@ -63,7 +63,7 @@ describe('PCA by randomized SVD', () => {
         pixels[n * d + i] = Math.max(0, Math.min(255, Math.round(128 + 12 * v + 2 * random.normal())));
       }
     }
-    const model = fitPca(pixels, count, d, k, new Random(8));
+    const model = await fitPca(pixels, count, d, k, new Random(8));
     // Exact: eigen of the centred scatter matrix X^T X.
     const x = Float64Array.from(pixels, (p) => p / 127.5 - 1);
     const mean = new Float64Array(d);
@@ -93,6 +93,19 @@ describe('PCA by randomized SVD', () => {
     for (let c = k; c < d; c++) tail += exact.values[c];
     expect(err).toBeCloseTo(tail, 2);
     expect(err).toBeLessThan(total);
+  });
+
+  it('stops at the first of its interrupt checks that throws, leaving no tensors behind', async () => {
+    const pixels = Uint8Array.from({ length: 64 * 48 }, (_, i) => (i * 37) % 256);
+    const before = tf.memory().numTensors;
+    let checks = 0;
+    const stop = new Error('interrupted');
+    const interrupt = async () => {
+      if (++checks === 3) throw stop;
+    };
+    await expect(fitPca(pixels, 64, 48, 8, new Random(1), { interrupt })).rejects.toBe(stop);
+    expect(checks).toBe(3);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('decodes more than 2^24 distinct values (the paper preset: 3,786 images at 64 px), in chunks', () => {

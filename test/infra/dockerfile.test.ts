@@ -38,8 +38,8 @@ describe('training/Dockerfile', () => {
     expect(entrypoint).toHaveLength(1);
     expect(JSON.parse(entrypoint[0].slice('ENTRYPOINT '.length))).toEqual(['node', '/app/bin/glo.js']);
     expect(instructions).toContain('WORKDIR /app');
-    expect(readFileSync(path.join(REPO_ROOT, 'bin/glo.js'), 'utf8')).toContain('../training/cli.ts');
-    expect(readFileSync(path.join(REPO_ROOT, 'training/cli.ts'), 'utf8')).toMatch(/\bjob: \{/);
+    expect(readFileSync(path.join(REPO_ROOT, 'bin/glo.js'), 'utf8')).toContain('../training/cli/cli.ts');
+    expect(readFileSync(path.join(REPO_ROOT, 'training/cli/cli.ts'), 'utf8')).toMatch(/\bjob: \{/);
     // The job definition passes only the arguments; the entrypoint supplies the program.
     const { stack } = buildGloStack();
     const command = stack.resolve(stack.training.jobDefinition.container.command) as string[];

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { pullRun } from '../../training/pipeline/pull.ts';
-import { formatFailuresTable } from '../../training/commands/runs.ts';
+import { formatFailuresTable } from '../../training/cli/commands/runs.ts';
 import { JobFailed, jobRunId, listFailureRecords, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';
 import { makeImageFolder, tempDir } from '../training/training-fixtures.ts';

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { cp, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { resolveBucket, runsRoot } from '../../training/pipeline/buckets.ts';
+import { resolveBucket, runsRoot } from '../../training/cli/buckets.ts';
 import { JobSpecError, parseJobSpecText } from '../../training/pipeline/job-spec.ts';
 import { uploadDataset, UploadError, type UploadEvent, type UploadOptions } from '../../training/pipeline/upload.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';

@@ -3,7 +3,7 @@
 // to the clean one than the damaged image; painting, cancel, labels, and no page errors.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStaticServer, type StaticServer } from '../../training/commands/serve.ts';
+import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
 import { launchChromium, waitForApp, watchedPage } from './helpers/chromium.ts';
 import { ensureFixtureRuns, fixtureRunId } from './helpers/fixture-runs.ts';
 import { ensureSiteBuilt } from './helpers/site-build.ts';

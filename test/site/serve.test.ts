@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startStaticServer, updateRunsIndex } from '../../training/commands/serve.ts';
+import { startStaticServer, updateRunsIndex } from '../../training/serve/local-site.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { tempDir } from '../training/training-fixtures.ts';
 import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';

@@ -5,7 +5,7 @@
  */
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStaticServer, type StaticServer } from '../../training/commands/serve.ts';
+import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
 import { launchChromium, watchedPage, waitForApp } from './helpers/chromium.ts';
 import { brokenRuns, ensureFixtureRuns, type FixtureRuns } from './helpers/fixture-runs.ts';
 import { ensureSiteBuilt } from './helpers/site-build.ts';

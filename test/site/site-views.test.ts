@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { sampleGaussian, type GaussianPrior } from '../../training/glo/gaussian.ts';
 import { arithmetic, lerp, meanCode, slerp } from '../../training/glo/latent.ts';
 import { Random } from '../../training/glo/random.ts';
-import { startStaticServer, type StaticServer } from '../../training/commands/serve.ts';
+import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { launchChromium, watchedPage, waitForApp, type WatchedPage } from './helpers/chromium.ts';

@@ -5,7 +5,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRunOutput, LOCK_KEY, lockRun, RunOutputError } from '../../training/run-output.ts';
+import { checkRunOutput, LOCK_KEY, lockRun, RunOutputError } from '../../training/trainer/run-output.ts';
 import { FolderStorage } from '../../training/storage/folder-storage.ts';
 import { S3Storage } from '../../training/storage/s3-storage.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';

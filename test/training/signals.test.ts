@@ -90,7 +90,8 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     });
     expect(sentAt).toBeGreaterThan(0);
     expect(run.code, run.stderr).toBe(130);
-    expect(Date.now() - sentAt).toBeLessThan(10_000);
+    // The fit checks between its stages (about a second each here); the whole fit takes 6 s or more.
+    expect(Date.now() - sentAt).toBeLessThan(6_000);
     expect(run.stderr).toMatch(/interrupted before its first step: there was nothing to save yet/);
     expect(run.stderr).not.toMatch(/epoch 1\/1 step/);
     expect(existsSync(path.join(out, 'checkpoint'))).toBe(false);

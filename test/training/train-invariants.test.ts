@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../training/backend/backend.ts';
 import { loadDataset, type Dataset } from '../../training/data/dataset.ts';
-import { batchTargets, reconstruct } from '../../training/evaluate.ts';
+import { batchTargets, reconstruct } from '../../training/trainer/evaluate.ts';
 import { resolveConfig } from '../../training/glo/config.ts';
 import { buildGenerator, recalibrateBatchNorm } from '../../training/glo/generator.ts';
 import { gatherRows, norm, project } from '../../training/glo/latent.ts';

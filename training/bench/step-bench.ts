@@ -1,9 +1,9 @@
-// Times the trainer's own GLO step (training/training-step.ts, what `glo train` runs per batch), the
+// Times the trainer's own GLO step (training/trainer/training-step.ts, what `glo train` runs per batch), the
 // generator alone, and the parts of one step, on the active tfjs backend. Everything here is built with
 // the trainer's code (resolveConfig, buildGenerator, the optimizers, the loss): no copy of the model.
 import * as tf from '@tensorflow/tfjs-core';
 import type { Dataset } from '../data/dataset.ts';
-import { batchTargets } from '../evaluate.ts';
+import { batchTargets } from '../trainer/evaluate.ts';
 import { resolveConfig, type GloConfig, type GloConfigInput } from '../glo/config.ts';
 import { buildGenerator, generateTraining, generatorMacsPerImage } from '../glo/generator.ts';
 import { reconstructionLoss } from '../glo/laplacian.ts';
@@ -11,7 +11,7 @@ import { gatherRows, project } from '../glo/latent.ts';
 import { latentLazyAdam, latentSgd } from '../glo/latent-optimizer.ts';
 import { Random } from '../glo/random.ts';
 import { trainableVariables } from '../glo/step.ts';
-import { trainingStep, type TrainingStepState } from '../training-step.ts';
+import { trainingStep, type TrainingStepState } from '../trainer/training-step.ts';
 
 /**
  * FLOPs of the generator's share of one step per image: the forward transposed convolutions and the two

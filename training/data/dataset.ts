@@ -8,7 +8,8 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { FolderStorage } from '../storage/folder-storage.ts';
-import { openStorage, type Storage, type StorageObject } from '../storage/storage.ts';
+import { type Storage, type StorageObject } from '../storage/storage.ts';
+import { openStorage } from '../storage/open-storage.ts';
 import { decodeImage, DEFAULT_BACKGROUND, ImageDecodeError } from './decode-image.ts';
 import { resizePixels } from './resize-pixels.ts';
 

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../data/dataset.ts';
-import { batchTargetValues, reconstruct } from '../evaluate.ts';
+import { batchTargetValues, reconstruct } from '../trainer/evaluate.ts';
 import { sampleGaussian } from '../glo/gaussian.ts';
 import { sampleImle } from '../glo/imle.ts';
 import { identityOperator, invert } from '../glo/inversion.ts';
@@ -10,12 +10,12 @@ import { meanImageMetrics } from '../glo/metrics.ts';
 import { fitPca, pcaDecode, pcaEncode } from '../glo/pca.ts';
 import { Random } from '../glo/random.ts';
 import { swdAgainst, swdDescriptors, type SwdOptions } from '../glo/swd.ts';
-import type { Reporter } from '../progress.ts';
-import { codeVersion } from '../run-writer.ts';
+import type { Reporter } from '../trainer/progress.ts';
+import { codeVersion } from '../trainer/run-writer.ts';
 import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport } from './eval-report.ts';
 import type { LoadedRun } from './load-run.ts';
 import { nearestDistances, quantile } from './memorization.ts';
-import { loadImleSampler } from './sampler.ts';
+import { loadImleSampler } from '../trainer/imle-sampler.ts';
 
 export interface EvalOptions {
   /** Seeds every draw: sample codes, real halves, SWD patches and directions, fit starts. */
@@ -122,7 +122,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   // Reconstruction: GLO's codes against PCA with as many components, on the same images.
   reporter?.info(`reconstruction: ${train.count} training images, GLO and PCA with ${dim} components`);
   const gloTrain = meanImageMetrics(await reconstruct(generator, latents, dim, allRows, 'inference'), trainImages, ppi);
-  const pca = fitPca(train.pixels, train.count, ppi, dim, new Random(config.seed + 1));
+  const pca = await fitPca(train.pixels, train.count, ppi, dim, new Random(config.seed + 1));
   const pcaTrain = meanImageMetrics(pcaDecode(pca, pcaEncode(pca, train.pixels, train.count), train.count), trainImages, ppi);
   const reconstruction: EvalReport['reconstruction'] = {
     latentDim: dim,

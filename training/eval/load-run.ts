@@ -2,10 +2,11 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import sharp from 'sharp';
 import type { Dataset } from '../data/dataset.ts';
 import { decodeLatents } from '../glo/latent-codec.ts';
-import { parseManifest, type RunManifest } from '../glo/manifest.ts';
-import { checkListedFiles, parseRunFile, runFileSchemas, type PriorFile } from '../glo/run-files.ts';
-import { loadModel } from '../model-io.ts';
+import type { RunManifest } from '../glo/manifest.ts';
+import { parseRunFile, runFileSchemas, type PriorFile } from '../glo/run-files.ts';
+import { loadModel } from '../trainer/model-io.ts';
 import type { Storage } from '../storage/storage.ts';
+import { readCompleteManifest } from '../trainer/published-run.ts';
 
 /** A published run, read back: everything `glo eval` needs comes from the run folder alone. */
 export interface LoadedRun {
@@ -21,16 +22,6 @@ export interface LoadedRun {
 
 const json = async (storage: Storage, key: string): Promise<unknown> => JSON.parse(new TextDecoder().decode(await storage.read(key)));
 
-/**
- * A published run's manifest, after checking that every file it lists is there with its listed size: what
- * `glo eval` and `glo fit-sampler` read first, so a run with missing or truncated files is refused before
- * any work (or a rewritten manifest that still lists them).
- */
-export async function readCompleteManifest(storage: Storage): Promise<RunManifest> {
-  const manifest = parseManifest(await json(storage, 'manifest.json'), `${storage.uri}/manifest.json`);
-  checkListedFiles(manifest, new Map((await storage.list()).map((o) => [o.key, o.size])), storage.uri);
-  return manifest;
-}
 
 /** Tiles of a sprite sheet (row-major, no gap, as gridPng writes atlas.png) back to contiguous uint8 HWC images. */
 export async function decodeSheet(png: Uint8Array, count: number, tileSize: number, columns: number, channels: 1 | 3): Promise<Uint8Array> {

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { orthonormalizeColumns, symmetricEigen } from './linalg.ts';
 import type { Random } from './random.ts';
+import { uninterrupted, type InterruptCheck } from './interrupt.ts';
 import { byteToValue } from './pixels.ts';
 
 /**
@@ -26,6 +27,8 @@ export interface PcaOptions {
   powerIterations?: number;
   /** Fit on at most this many images (a seeded random subset) to bound memory; all are encoded. */
   maxFitImages?: number;
+  /** Awaited between the fit's stages; it throws to stop (an interrupt). */
+  interrupt?: InterruptCheck;
 }
 
 /** uint8 pixels (images contiguous) to float32 in [-1, 1], the generator's output range. */
@@ -47,14 +50,17 @@ function orthonormalTensor(t: tf.Tensor2D): tf.Tensor2D {
   return toTensor(a, rows, cols);
 }
 
-export function fitPca(
+export async function fitPca(
   pixels: Uint8Array,
   count: number,
   pixelsPerImage: number,
   componentCount: number,
   random: Random,
   options: PcaOptions = {},
-): PcaModel {
+): Promise<PcaModel> {
+  // Awaited between the stages (each a big product or a float64 orthonormalization, about a second on
+  // 8,192 images): the fit takes seconds to tens of seconds, and an interrupt must not wait for all of it.
+  const interrupt = options.interrupt ?? uninterrupted;
   const maxFit = options.maxFitImages ?? 8192;
   const fitRows = count <= maxFit ? Array.from({ length: count }, (_, i) => i) : Array.from(random.permutation(count).slice(0, maxFit)).sort((a, b) => a - b);
   const m = fitRows.length;
@@ -70,16 +76,27 @@ export function fitPca(
   // Every product below is a plain one on explicit transposes: wasm runs matMul with transposeA/B in a
   // scalar loop, about 10x slower than XNNPACK's GEMM.
   const xT = tf.transpose(x);
-
-  const omega = tf.tensor2d(random.normalArray(pixelsPerImage * l), [pixelsPerImage, l]);
-  let q = orthonormalTensor(tf.matMul(x, omega));
-  omega.dispose();
-  for (let i = 0; i < (options.powerIterations ?? 2); i++) {
-    const z = orthonormalTensor(tf.matMul(xT, q));
-    q.dispose();
-    q = orthonormalTensor(tf.matMul(x, z));
-    z.dispose();
+  // `live` is the one intermediate held between stages, so a stop can dispose everything.
+  let live: tf.Tensor2D | undefined;
+  try {
+    await interrupt();
+    const omega = tf.tensor2d(random.normalArray(pixelsPerImage * l), [pixelsPerImage, l]);
+    live = orthonormalTensor(tf.matMul(x, omega));
+    omega.dispose();
+    for (let i = 0; i < (options.powerIterations ?? 2); i++) {
+      for (const side of [xT, x]) {
+        await interrupt();
+        const next = orthonormalTensor(tf.matMul(side, live));
+        live.dispose();
+        live = next;
+      }
+    }
+    await interrupt();
+  } catch (error) {
+    tf.dispose([x, xT, meanT, ...(live ? [live] : [])]);
+    throw error;
   }
+  const q = live;
   const qT = tf.transpose(q);
   const b = tf.matMul(qT, x); // [l, D]
   tf.dispose([q, qT, x, xT]);

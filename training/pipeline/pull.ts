@@ -5,7 +5,8 @@ import pLimit from 'p-limit';
 import { parseManifest, type RunManifest } from '../glo/manifest.ts';
 import { runsIndexEntry } from '../glo/runs-index.ts';
 import { FolderStorage } from '../storage/folder-storage.ts';
-import { openStorage, StorageNotFoundError } from '../storage/storage.ts';
+import { StorageNotFoundError } from '../storage/storage.ts';
+import { openStorage } from '../storage/open-storage.ts';
 import { addRunToIndex } from './runs-index-store.ts';
 
 export class PullError extends Error {

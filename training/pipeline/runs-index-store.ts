@@ -11,7 +11,8 @@ import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { emptyRunsIndex, parseRunsIndex, withRun, type RunsIndex, type RunsIndexEntry } from '../glo/runs-index.ts';
 import { FolderStorage } from '../storage/folder-storage.ts';
-import { joinKey, openStorage, parseS3Uri, StorageError } from '../storage/storage.ts';
+import { joinKey, parseS3Uri, StorageError } from '../storage/storage.ts';
+import { openStorage } from '../storage/open-storage.ts';
 import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
 
 export const RUNS_INDEX_FILE = 'index.json';

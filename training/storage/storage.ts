@@ -1,8 +1,6 @@
 // One interface for a local folder and for s3://bucket/prefix, so the run writer, checkpoints and dataset
 // loading have a single code path whether they run on a laptop or in the Batch job (docs/architecture.md section 3).
 // Keys are always '/'-separated and relative to the storage root, on both backends.
-import { FolderStorage } from './folder-storage.ts';
-import { S3Storage } from './s3-storage.ts';
 
 export interface StorageObject {
   /** Key relative to the storage root, '/'-separated. */
@@ -135,10 +133,4 @@ export function parseS3Uri(uri: string): { bucket: string; prefix: string } {
     throw new StorageError(`Malformed S3 URI ${JSON.stringify(uri)}: ${(error as Error).message}`, { cause: error });
   }
   return { bucket, prefix };
-}
-
-/** 's3://...' opens S3 (client from the SDK default chain: AWS_REGION, AWS_ENDPOINT_URL, credentials); anything else is a folder path (file:// URLs too). */
-export function openStorage(uri: string): Storage {
-  if (/^s3:\/\//i.test(uri)) return new S3Storage(uri);
-  return new FolderStorage(uri);
 }

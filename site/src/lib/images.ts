@@ -1,7 +1,7 @@
 /**
  * Pixels between the generator and the page. The generator speaks NHWC float in [-1, 1] (tanh), 1 or 3
  * channels; canvases speak RGBA uint8. The conversions round and clip exactly as the trainer's previews do
- * (training/previews.ts toUint8), so a pixel here equals a pixel there. Pure functions on arrays: Node tests
+ * (training/trainer/previews.ts toUint8), so a pixel here equals a pixel there. Pure functions on arrays: Node tests
  * call them; toImageData/toCanvas are the only DOM parts.
  */
 import { psnrFromMse } from '../../../training/glo/metrics.ts';

@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decodeLatents } from '../../../training/glo/latent-codec.ts';
 import type { RunManifest } from '../../../training/glo/manifest.ts';
-import { loadModel } from '../../../training/model-io.ts';
-import { openStorage } from '../../../training/storage/storage.ts';
+import { loadModel } from '../../../training/trainer/model-io.ts';
+import { openStorage } from '../../../training/storage/open-storage.ts';
 
 /** g(codes) in Node on the pure-JS cpu backend: the reference the browser's pixels are compared with. */
 export async function nodeGenerator(runDir: string, manifest: RunManifest) {

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSite } from '../../../training/commands/serve.ts';
+import { buildSite } from '../../../training/serve/local-site.ts';
 import { withLock } from './lock.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));

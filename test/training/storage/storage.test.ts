@@ -8,14 +8,8 @@ import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FolderStorage } from '../../../training/storage/folder-storage.ts';
 import { S3Storage } from '../../../training/storage/s3-storage.ts';
-import {
-  openStorage,
-  parseS3Uri,
-  StorageError,
-  StorageKeyError,
-  StorageNotFoundError,
-  type Storage,
-} from '../../../training/storage/storage.ts';
+import { parseS3Uri, StorageError, StorageKeyError, StorageNotFoundError, type Storage } from '../../../training/storage/storage.ts';
+import { openStorage } from '../../../training/storage/open-storage.ts';
 import { startMoto, type Moto } from '../../helpers/moto.ts';
 
 const MiB = 1024 * 1024;

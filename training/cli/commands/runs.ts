@@ -1,9 +1,9 @@
 import { parseFlags } from '../cli-support.ts';
-import { RunsIndexError, type RunsIndexEntry } from '../glo/runs-index.ts';
-import { StorageError } from '../storage/storage.ts';
-import { resolveBucket, runsRoot } from '../pipeline/buckets.ts';
-import { listFailureRecords, type FailureRecord } from '../pipeline/job.ts';
-import { readRunsIndex } from '../pipeline/runs-index-store.ts';
+import { RunsIndexError, type RunsIndexEntry } from '../../glo/runs-index.ts';
+import { StorageError } from '../../storage/storage.ts';
+import { resolveBucket, runsRoot } from '../buckets.ts';
+import { listFailureRecords, type FailureRecord } from '../../pipeline/job.ts';
+import { readRunsIndex } from '../../pipeline/runs-index-store.ts';
 
 const runsFlags = {
   artifacts: { type: 'string' as const },

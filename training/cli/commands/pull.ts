@@ -1,8 +1,8 @@
 import { parseFlags, UsageError } from '../cli-support.ts';
-import { resolveBucket, runsRoot } from '../pipeline/buckets.ts';
-import { PullError, pullRun } from '../pipeline/pull.ts';
-import { ManifestError } from '../glo/manifest.ts';
-import { StorageError } from '../storage/storage.ts';
+import { resolveBucket, runsRoot } from '../buckets.ts';
+import { PullError, pullRun } from '../../pipeline/pull.ts';
+import { ManifestError } from '../../glo/manifest.ts';
+import { StorageError } from '../../storage/storage.ts';
 
 const pullFlags = {
   out: { type: 'string' as const },

@@ -1,8 +1,8 @@
-// Where the user commands find the buckets: a flag, else an environment variable, else the outputs of the
+// Where the user commands (upload, runs, pull) find the buckets: a flag, else an environment variable, else the outputs of the
 // deployed CloudFormation stack (GLO_STACK, default "Glo"). The stack lookup needs AWS credentials and
 // cloudformation:DescribeStacks; the error names all three ways when none works.
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
-import { UsageError } from '../cli-support.ts';
+import { UsageError } from './cli-support.ts';
 
 export type BucketKind = 'datasets' | 'artifacts';
 

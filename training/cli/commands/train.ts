@@ -1,7 +1,7 @@
-import { describeConfig, gloConfigSchema, presets, resolveConfig, toFlag, type GloConfigInput, type PresetName } from '../glo/config.ts';
-import { consoleReporter } from '../progress.ts';
-import { openStorage } from '../storage/storage.ts';
-import { train, TrainingInterrupted } from '../train.ts';
+import { describeConfig, gloConfigSchema, presets, resolveConfig, toFlag, type GloConfigInput, type PresetName } from '../../glo/config.ts';
+import { consoleReporter } from '../../trainer/progress.ts';
+import { openStorage } from '../../storage/open-storage.ts';
+import { train, TrainingInterrupted } from '../../trainer/train.ts';
 import { abortOnSignals, backendFlag, parseFlags, readConfigFile, threadsFlag, UsageError } from '../cli-support.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);

@@ -1,7 +1,7 @@
 import { abortOnSignals, backendFlag, parseFlags, threadsFlag, UsageError } from '../cli-support.ts';
-import { consoleReporter } from '../progress.ts';
-import { openStorage } from '../storage/storage.ts';
-import { JobFailed, runJob } from '../pipeline/job.ts';
+import { consoleReporter } from '../../trainer/progress.ts';
+import { openStorage } from '../../storage/open-storage.ts';
+import { JobFailed, runJob } from '../../pipeline/job.ts';
 
 const jobFlags = {
   bucket: { type: 'string' as const },

@@ -4,10 +4,10 @@ import type { InterruptCheck } from '../glo/interrupt.ts';
 import type { LatentProjection } from '../glo/latent.ts';
 import { decodeLatents } from '../glo/latent-codec.ts';
 import { runManifestSchema, type RunManifest } from '../glo/manifest.ts';
-import { loadModel, saveModel } from '../model-io.ts';
-import type { Reporter } from '../progress.ts';
+import { loadModel, saveModel } from './model-io.ts';
+import type { Reporter } from './progress.ts';
 import type { Storage } from '../storage/storage.ts';
-import { readCompleteManifest } from './load-run.ts';
+import { readCompleteManifest } from './published-run.ts';
 
 export const SAMPLER_PREFIX = 'sampler';
 

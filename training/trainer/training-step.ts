@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { Dataset } from './data/dataset.ts';
+import type { Dataset } from '../data/dataset.ts';
 import { batchTargets } from './evaluate.ts';
-import type { GloConfig } from './glo/config.ts';
-import { gatherRows, project } from './glo/latent.ts';
-import type { LatentOptimizer } from './glo/latent-optimizer.ts';
-import { gloStep } from './glo/step.ts';
+import type { GloConfig } from '../glo/config.ts';
+import { gatherRows, project } from '../glo/latent.ts';
+import type { LatentOptimizer } from '../glo/latent-optimizer.ts';
+import { gloStep } from '../glo/step.ts';
 
 /** What one training step reads and updates: the generator and its optimizer, the codes and theirs. */
 export interface TrainingStepState {

@@ -1,9 +1,9 @@
-import { initBackend } from '../backend/backend.ts';
+import { initBackend } from '../../backend/backend.ts';
 import { BACKEND_HELP, backendFlag, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
-import { addSamplerToRun } from '../eval/sampler.ts';
-import { defaultImleOptions, type ImleOptions } from '../glo/imle.ts';
-import { consoleReporter } from '../progress.ts';
-import { openStorage } from '../storage/storage.ts';
+import { addSamplerToRun } from '../../trainer/imle-sampler.ts';
+import { defaultImleOptions, type ImleOptions } from '../../glo/imle.ts';
+import { consoleReporter } from '../../trainer/progress.ts';
+import { openStorage } from '../../storage/open-storage.ts';
 
 const samplerFlags: Record<string, NumericFlag<keyof ImleOptions>> = {
   seed: { key: 'seed', help: 'seeds the network init, the noise and the batch order [the run\'s seed]', integer: true, min: 0 },

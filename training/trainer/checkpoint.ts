@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { GloConfig } from './glo/config.ts';
-import { decodeLatents, encodeLatents } from './glo/latent-codec.ts';
-import type { LatentOptimizerState } from './glo/latent-optimizer.ts';
-import type { RandomState } from './glo/random.ts';
+import type { GloConfig } from '../glo/config.ts';
+import { decodeLatents, encodeLatents } from '../glo/latent-codec.ts';
+import type { LatentOptimizerState } from '../glo/latent-optimizer.ts';
+import type { RandomState } from '../glo/random.ts';
 import { decodeNamedTensors, encodeNamedTensors, loadModel, saveModel } from './model-io.ts';
-import type { Storage } from './storage/storage.ts';
+import type { Storage } from '../storage/storage.ts';
 
 /** Figures of one finished epoch, as metrics.json lists them. */
 export interface EpochMetrics {

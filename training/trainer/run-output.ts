@@ -4,8 +4,8 @@ import { existsSync } from 'node:fs';
 import { rmdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { FolderStorage } from './storage/folder-storage.ts';
-import { StorageError, type Storage } from './storage/storage.ts';
+import { FolderStorage } from '../storage/folder-storage.ts';
+import { StorageError, type Storage } from '../storage/storage.ts';
 
 /** What a run folder holds (the run writer, checkpoints, glo eval, glo fit-sampler, glo job's failure record), and the lock. */
 const RUN_FILE = /^(manifest\.json|failure\.json|latents\.bin|atlas\.(png|webp)|prior\.json|labels\.json|metrics\.json|holdout\.(png|json)|eval\.json|\.glo-lock\.json|(model|previews|sampler|checkpoint)\/.+)$/;

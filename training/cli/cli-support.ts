@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { BACKEND_NAMES, type BackendName } from './backend/backend.ts';
+import { BACKEND_NAMES, type BackendName } from '../backend/backend.ts';
 
 /** A mistake in how a command was called: the CLI prints the message and exits 2. */
 export class UsageError extends Error {}

@@ -1,6 +1,6 @@
-import { ConfigError } from './glo/config.ts';
+import { ConfigError } from '../glo/config.ts';
 import { UsageError } from './cli-support.ts';
-import { RunOutputError } from './run-output.ts';
+import { RunOutputError } from '../trainer/run-output.ts';
 import { serveCommand } from './commands/serve.ts';
 import { trainCommand, trainUsage } from './commands/train.ts';
 import { pullCommand } from './commands/pull.ts';
@@ -9,7 +9,7 @@ import { uploadCommand } from './commands/upload.ts';
 import { jobCommand } from './commands/job.ts';
 
 /**
- * The `glo` command line. Each command lives in training/commands/ and is listed here once.
+ * The `glo` command line. Each command lives in training/cli/commands/ and is listed here once.
  * Exit codes: 0 done, 1 failed, 2 usage error, 130/143 stopped by SIGINT/SIGTERM after a checkpoint.
  */
 const commands: Record<string, { summary: string; run: (args: string[]) => Promise<number> }> = {
@@ -54,6 +54,6 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/training/cli.ts')) {
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('/training/cli/cli.ts')) {
   process.exitCode = await main(process.argv.slice(2));
 }

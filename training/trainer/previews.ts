@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { valueToByte } from './glo/pixels.ts';
+import { valueToByte } from '../glo/pixels.ts';
 
 /**
  * Sprite sheets and preview grids as PNG. Tiles are uint8 HWC images of one size; a grid is filled row

@@ -1,10 +1,10 @@
 import cliProgress from 'cli-progress';
-import { gloConfigSchema, presets, toFlag, type GloConfigInput, type PresetName } from '../glo/config.ts';
+import { gloConfigSchema, presets, toFlag, type GloConfigInput, type PresetName } from '../../glo/config.ts';
 import { parseFlags, readConfigFile, UsageError } from '../cli-support.ts';
-import { resolveBucket } from '../pipeline/buckets.ts';
-import { JobSpecError } from '../pipeline/job-spec.ts';
-import { StorageError } from '../storage/storage.ts';
-import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_UPLOAD_CONCURRENCY, uploadDataset, UploadError, type UploadEvent } from '../pipeline/upload.ts';
+import { resolveBucket } from '../buckets.ts';
+import { JobSpecError } from '../../pipeline/job-spec.ts';
+import { StorageError } from '../../storage/storage.ts';
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_UPLOAD_CONCURRENCY, uploadDataset, UploadError, type UploadEvent } from '../../pipeline/upload.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);
 const uploadFlags = {

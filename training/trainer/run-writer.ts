@@ -1,26 +1,26 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { readFileSync } from 'node:fs';
-import type { BackendInfo } from './backend/backend.ts';
+import type { BackendInfo } from '../backend/backend.ts';
 import type { TrainingState } from './checkpoint.ts';
-import type { Dataset } from './data/dataset.ts';
-import { holdoutFile, type HoldoutSet } from './eval/holdout.ts';
-import { fitImleSampler, saveImleSampler } from './eval/sampler.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { holdoutFile, type HoldoutSet } from '../data/holdout.ts';
+import { fitImleSampler, saveImleSampler } from './imle-sampler.ts';
 import { batchTargetValues, evaluateReconstructions } from './evaluate.ts';
-import { fitGaussian, sampleGaussian, type GaussianPrior } from './glo/gaussian.ts';
-import { recalibrateBatchNorm } from './glo/generator.ts';
-import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
-import { encodeLatents } from './glo/latent-codec.ts';
-import { gatherRows, latentRow, interpolate } from './glo/latent.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from './glo/manifest.ts';
-import type { LabelsFile, PriorFile } from './glo/run-files.ts';
-import { meanImageMetrics } from './glo/metrics.ts';
-import { pcaDecode, pcaEncode, type PcaModel } from './glo/pca.ts';
-import { Random } from './glo/random.ts';
+import { fitGaussian, sampleGaussian, type GaussianPrior } from '../glo/gaussian.ts';
+import { recalibrateBatchNorm } from '../glo/generator.ts';
+import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
+import { encodeLatents } from '../glo/latent-codec.ts';
+import { gatherRows, latentRow, interpolate } from '../glo/latent.ts';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from '../glo/manifest.ts';
+import type { LabelsFile, PriorFile } from '../glo/run-files.ts';
+import { meanImageMetrics } from '../glo/metrics.ts';
+import { pcaDecode, pcaEncode, type PcaModel } from '../glo/pca.ts';
+import { Random } from '../glo/random.ts';
 import { saveModel } from './model-io.ts';
 import { gridPng, toUint8 } from './previews.ts';
 import type { Reporter } from './progress.ts';
-import type { Storage } from './storage/storage.ts';
+import type { Storage } from '../storage/storage.ts';
 
 export interface PublishInput {
   storage: Storage;
@@ -44,7 +44,7 @@ export interface PublishInput {
 }
 
 export function codeVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -1,4 +1,4 @@
-import type { Dataset } from '../data/dataset.ts';
+import type { Dataset } from './dataset.ts';
 import { Random } from '../glo/random.ts';
 import type { HoldoutFile } from '../glo/run-files.ts';
 

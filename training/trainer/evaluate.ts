@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { Dataset } from './data/dataset.ts';
-import { uninterrupted, type InterruptCheck } from './glo/interrupt.ts';
-import { gatherRows } from './glo/latent.ts';
-import { byteToValue } from './glo/pixels.ts';
-import { meanImageMetrics } from './glo/metrics.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
+import { gatherRows } from '../glo/latent.ts';
+import { byteToValue } from '../glo/pixels.ts';
+import { meanImageMetrics } from '../glo/metrics.ts';
 
 /** Identifies a dataset's content order, so a checkpoint is never resumed on different images. */
 export function datasetDigest(dataset: Dataset): string {

@@ -1,21 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, type BackendInfo, type BackendName } from './backend/backend.ts';
+import { initBackend, type BackendInfo, type BackendName } from '../backend/backend.ts';
 import { deleteCheckpoints, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
-import { DatasetTooSmallError, loadDataset, type Dataset } from './data/dataset.ts';
+import { DatasetTooSmallError, loadDataset, type Dataset } from '../data/dataset.ts';
 import { evaluateReconstructions, datasetDigest } from './evaluate.ts';
-import { splitHoldout } from './eval/holdout.ts';
-import type { GloConfig } from './glo/config.ts';
-import { buildGenerator } from './glo/generator.ts';
-import { interruptCheck } from './glo/interrupt.ts';
-import { project } from './glo/latent.ts';
-import { latentLazyAdam, latentSgd, type LatentOptimizer } from './glo/latent-optimizer.ts';
-import type { RunManifest } from './glo/manifest.ts';
-import { fitPca, pcaEncode, type PcaModel } from './glo/pca.ts';
-import { Random } from './glo/random.ts';
+import { splitHoldout } from '../data/holdout.ts';
+import type { GloConfig } from '../glo/config.ts';
+import { buildGenerator } from '../glo/generator.ts';
+import { interruptCheck, type InterruptCheck } from '../glo/interrupt.ts';
+import { project } from '../glo/latent.ts';
+import { latentLazyAdam, latentSgd, type LatentOptimizer } from '../glo/latent-optimizer.ts';
+import type { RunManifest } from '../glo/manifest.ts';
+import { fitPca, pcaEncode, type PcaModel } from '../glo/pca.ts';
+import { Random } from '../glo/random.ts';
 import { silentReporter, type Reporter } from './progress.ts';
 import { publishRun } from './run-writer.ts';
 import { checkRunOutput, clearRunFiles, lockRun } from './run-output.ts';
-import { openStorage, type Storage } from './storage/storage.ts';
+import { type Storage } from '../storage/storage.ts';
+import { openStorage } from '../storage/open-storage.ts';
 import { trainingStep } from './training-step.ts';
 
 export interface TrainOptions {
@@ -119,7 +120,9 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   const pixelsPerImage = config.imageSize * config.imageSize * config.channels;
   // PCA serves the code init and the baseline; its own RNG stream keeps the shuffle order independent.
   let pca: PcaModel | undefined;
-  const getPca = () => (pca ??= fitPca(dataset.pixels, count, pixelsPerImage, dim, new Random(config.seed + 1)));
+  const getPca = async (interrupt: InterruptCheck) => (pca ??= await fitPca(dataset.pixels, count, pixelsPerImage, dim, new Random(config.seed + 1), { interrupt }));
+  // PCA init takes seconds to tens of seconds: an interrupt during it stops the run (nothing to save yet).
+  const initInterrupt = interruptCheck(options.signal, () => new TrainingInterrupted(resumeFrom, 0));
 
   const generator = checkpoint?.generator ?? buildGenerator(config, config.seed);
   const optimizer = config.optimizer === 'sgd' ? tf.train.sgd(config.lrGenerator) : tf.train.adam(config.lrGenerator);
@@ -131,7 +134,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
     step: 0,
     permutation: new Int32Array(0),
     randomState: new Random(config.seed).state,
-    latents: initialLatents(config, dataset, getPca, reporter),
+    latents: await initialLatents(config, dataset, () => getPca(initInterrupt), reporter),
     latentOptimizer: { kind: config.optimizer },
     history: [],
     epochLossSum: 0,
@@ -228,7 +231,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
   const interrupt = interruptCheck(options.signal, () => new TrainingInterrupted(`${out.uri}/checkpoint`, state.step));
   options.onStage?.('publishing');
   reporter.info('final evaluation: recalibrating BatchNorm, reconstructing every image, PCA baseline');
-  const baseline = getPca(); // already fitted for a PCA init; fitted now (seconds) for a Gaussian one
+  const baseline = await getPca(interrupt); // already fitted for a PCA init; fitted now (seconds) for a Gaussian one
   await interrupt();
   const manifest = await publishRun({
     storage: out,
@@ -255,12 +258,12 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Initial codes (paper, section 3.3): PCA projections, or N(0, I/d); then projected into Z. */
-function initialLatents(config: GloConfig, dataset: Dataset, getPca: () => PcaModel, reporter: Reporter): Float32Array {
+async function initialLatents(config: GloConfig, dataset: Dataset, getPca: () => Promise<PcaModel>, reporter: Reporter): Promise<Float32Array> {
   const dim = config.latentDim;
   let latents: Float32Array;
   if (config.latentInit === 'pca') {
     const started = performance.now();
-    const pca = getPca();
+    const pca = await getPca();
     latents = new Float32Array(dataset.count * dim);
     // Fewer images or pixels than dimensions leave trailing components at zero.
     const codes = pcaEncode(pca, dataset.pixels, dataset.count);

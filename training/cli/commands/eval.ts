@@ -1,9 +1,9 @@
-import { initBackend } from '../backend/backend.ts';
+import { initBackend } from '../../backend/backend.ts';
 import { BACKEND_HELP, backendFlag, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
-import { defaultEvalOptions, evaluateRun, formatEvalTable, type EvalOptions } from '../eval/evaluate-run.ts';
-import { loadRun } from '../eval/load-run.ts';
-import { consoleReporter } from '../progress.ts';
-import { openStorage } from '../storage/storage.ts';
+import { defaultEvalOptions, evaluateRun, formatEvalTable, type EvalOptions } from '../../eval/evaluate-run.ts';
+import { loadRun } from '../../eval/load-run.ts';
+import { consoleReporter } from '../../trainer/progress.ts';
+import { openStorage } from '../../storage/open-storage.ts';
 
 /** Flag -> option, with the option's one-line meaning for --help. */
 const evalFlags: Record<string, NumericFlag<keyof EvalOptions>> = {
