@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../training/data/dataset.ts';
@@ -117,6 +117,20 @@ describe('glo train to a folder', () => {
 });
 
 describe('glo train with bad input', () => {
+  it('refuses to resume from a checkpoint whose state.json fails its schema, naming the file and the field', async () => {
+    const out = path.join(await tempDir(), 'tampered');
+    const controller = new AbortController();
+    await expect(
+      train({ data: images, out, config: resolveConfig(tiny), backend: 'wasm', signal: controller.signal, reporter: abortAfter(2, controller, 3) }),
+    ).rejects.toBeInstanceOf(TrainingInterrupted);
+    const latest = JSON.parse(await readFile(path.join(out, 'checkpoint', 'latest.json'), 'utf8')) as { dir: string };
+    const stateFile = path.join(out, latest.dir, 'state.json');
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as Record<string, unknown>;
+    // A hand edit: JSON.parse reads 1e999 as Infinity, which the loss average would carry into every epoch.
+    await writeFile(stateFile, JSON.stringify({ ...state, epochLossSum: '__INF__' }).replace('"__INF__"', '1e999'));
+    await expect(train({ data: images, out, config: resolveConfig(tiny), backend: 'wasm', resume: true })).rejects.toThrow(/state\.json is not a valid run file: epochLossSum/);
+  });
+
   it('fails before training on a folder with no usable image, and writes nothing', async () => {
     const empty = await tempDir('glo-empty-');
     await mkdir(path.join(empty, 'sub'));

@@ -24,6 +24,13 @@ const finalMetrics = z.strictObject({
   wallSeconds: z.number().describe('Wall time of the training loop.'),
 });
 
+/** A config after resolveConfig: every field, with the loss weights and learning rates filled in. */
+export const resolvedConfigSchema = gloConfigSchema.extend({
+  lapWeights: z.array(z.number()),
+  lrGenerator: z.number(),
+  lrLatent: z.number(),
+});
+
 export const runManifestSchema = z.strictObject({
   format: z.literal(MANIFEST_FORMAT),
   formatVersion: z.literal(MANIFEST_VERSION),
@@ -42,11 +49,7 @@ export const runManifestSchema = z.strictObject({
       file: z.string(),
     }).optional(),
   }),
-  config: gloConfigSchema.extend({
-    lapWeights: z.array(z.number()),
-    lrGenerator: z.number(),
-    lrLatent: z.number(),
-  }).describe('The fully resolved training configuration.'),
+  config: resolvedConfigSchema.describe('The fully resolved training configuration.'),
   latents: z.strictObject({
     file: z.string(),
     dim: z.number().int().positive(),

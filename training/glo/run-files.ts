@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { RunManifest } from './manifest.ts';
+import { resolvedConfigSchema, type RunManifest } from './manifest.ts';
 
 /**
  * The JSON files of a run beside manifest.json (prior.json, labels.json, holdout.json), as zod schemas
@@ -54,6 +54,45 @@ export function holdoutFileSchema(count: number, classCount: number | undefined)
   });
 }
 export type HoldoutFile = z.infer<ReturnType<typeof holdoutFileSchema>>;
+
+/** checkpoint/latest.json: which checkpoint/<step>/ is complete, and the latent table's row count. */
+export const checkpointLatestSchema = z.strictObject({
+  dir: z.string().regex(/^checkpoint\/\d+$/),
+  step: z.number().int().nonnegative(),
+  count: z.number().int().positive(),
+});
+
+/**
+ * checkpoint/<step>/state.json: the training state beside the binary files of that folder (generator,
+ * optimizer, latents, permutation, lazy-Adam moments). Written by training/trainer/checkpoint.ts.
+ */
+export const checkpointStateSchema = z.strictObject({
+  checkpointVersion: z.literal(1),
+  config: resolvedConfigSchema,
+  epoch: z.number().int().nonnegative(),
+  stepInEpoch: z.number().int().nonnegative(),
+  step: z.number().int().nonnegative(),
+  randomState: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
+  history: z.array(z.strictObject({
+    epoch: z.number().int().positive(),
+    loss: z.number(),
+    evalMse: z.number(),
+    evalPsnr: z.number(),
+    imagesPerSecond: z.number(),
+    wallSeconds: z.number(),
+  })),
+  epochLossSum: z.number(),
+  epochSeconds: z.number().nonnegative(),
+  elapsedSeconds: z.number().nonnegative(),
+  dataset: z.strictObject({ source: z.string(), count: z.number().int().positive(), namesDigest: z.string() }),
+  latentOptimizerKind: z.enum(['sgd', 'adam']),
+  optimizerSpecs: z.array(z.strictObject({
+    name: z.string(),
+    shape: z.array(z.number().int().nonnegative()),
+    dtype: z.enum(['float32', 'int32', 'bool', 'complex64', 'string']),
+  })),
+});
+export type CheckpointState = z.infer<typeof checkpointStateSchema>;
 
 /** Parses one run file's JSON value, throwing a RunFileError that names `where` and the first problems. */
 export function parseRunFile<T>(schema: z.ZodType<T>, value: unknown, where: string): T {

@@ -4,6 +4,7 @@ import type { GloConfig } from '../glo/config.ts';
 import { decodeLatents, encodeLatents } from '../glo/latent-codec.ts';
 import type { LatentOptimizerState } from '../glo/latent-optimizer.ts';
 import type { RandomState } from '../glo/random.ts';
+import { checkpointLatestSchema, checkpointStateSchema, parseRunFile, type CheckpointState } from '../glo/run-files.ts';
 import { decodeNamedTensors, encodeNamedTensors, loadModel, saveModel } from './model-io.ts';
 import type { Storage } from '../storage/storage.ts';
 
@@ -38,11 +39,6 @@ export interface TrainingState {
   dataset: { source: string; count: number; namesDigest: string };
 }
 
-interface StateFile extends Omit<TrainingState, 'permutation' | 'latents' | 'latentOptimizer'> {
-  checkpointVersion: 1;
-  latentOptimizerKind: LatentOptimizerState['kind'];
-  optimizerSpecs: tf.io.WeightsManifestEntry[];
-}
 
 const ROOT = 'checkpoint';
 const int32Bytes = (a: Int32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
@@ -72,7 +68,7 @@ export async function saveCheckpoint(storage: Storage, state: TrainingState, gen
     );
   }
   await Promise.all(writes);
-  const file: StateFile = { ...rest, checkpointVersion: 1, latentOptimizerKind: latentOptimizer.kind, optimizerSpecs };
+  const file: CheckpointState = { ...rest, checkpointVersion: 1, latentOptimizerKind: latentOptimizer.kind, optimizerSpecs: optimizerSpecs as CheckpointState['optimizerSpecs'] };
   await storage.write(`${dir}/state.json`, JSON.stringify(file));
   await storage.write(`${ROOT}/latest.json`, JSON.stringify({ dir, step: state.step, count }));
   const stale = (await storage.list(`${ROOT}/`)).filter((o) => !o.key.startsWith(`${dir}/`) && o.key !== `${ROOT}/latest.json`);
@@ -89,10 +85,12 @@ export interface LoadedCheckpoint {
 export async function loadCheckpoint(storage: Storage): Promise<LoadedCheckpoint | undefined> {
   const latestBytes = await storage.readIfExists(`${ROOT}/latest.json`);
   if (!latestBytes) return undefined;
-  const latest = JSON.parse(new TextDecoder().decode(latestBytes)) as { dir: string; count: number };
+  const json = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  const latest = parseRunFile(checkpointLatestSchema, json(latestBytes), `${storage.uri}/${ROOT}/latest.json`);
   const dir = latest.dir;
-  const file = JSON.parse(new TextDecoder().decode(await storage.read(`${dir}/state.json`))) as StateFile;
-  if (file.checkpointVersion !== 1) throw new Error(`${storage.uri}/${dir}/state.json has checkpoint version ${file.checkpointVersion}; this build reads 1.`);
+  const stateJson = json(await storage.read(`${dir}/state.json`)) as { checkpointVersion?: unknown };
+  if (stateJson?.checkpointVersion !== 1) throw new Error(`${storage.uri}/${dir}/state.json has checkpoint version ${String(stateJson?.checkpointVersion)}; this build reads 1.`);
+  const file = parseRunFile(checkpointStateSchema, stateJson, `${storage.uri}/${dir}/state.json`);
   const { checkpointVersion: _v, latentOptimizerKind, optimizerSpecs, ...rest } = file;
   const dim = file.config.latentDim;
   const latents = decodeLatents(await storage.read(`${dir}/latents.bin`), latest.count, dim);
