@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataset } from '../../training/data/dataset.ts';
 import { EmptyDatasetError } from '../../training/data/dataset.ts';
@@ -68,6 +69,24 @@ describe('glo train to a folder', () => {
     const metrics = JSON.parse(await readFile(path.join(out, 'metrics.json'), 'utf8'));
     expect(metrics.epochs).toHaveLength(3);
     expect(metrics.final.pcaReconstructionPsnr).toBeGreaterThan(10);
+  });
+
+  it('previews reconstructions of images spread over the dataset, not its first rows', async () => {
+    // 24 images, 8 shown: images 1, 4, 7, ..., 22 (floor((i + 1/2) * 24 / 8)), originals on the top row.
+    const { data, info } = await sharp(await readFile(path.join(out, 'previews', 'reconstructions.png'))).raw().toBuffer({ resolveWithObject: true });
+    const atlas = await sharp(await readFile(path.join(out, 'atlas.png'))).raw().toBuffer({ resolveWithObject: true });
+    const tile = (buffer: Buffer, width: number, channels: number, x0: number, y0: number) => {
+      const out: number[] = [];
+      for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) for (let c = 0; c < 3; c++) out.push(buffer[((y0 + y) * width + x0 + x) * channels + c]);
+      return out;
+    };
+    const atlasColumns = manifest.atlas.columns;
+    for (let i = 0; i < 8; i++) {
+      const row = Math.floor(((i + 0.5) * 24) / 8);
+      const shown = tile(data, info.width, info.channels, i * (32 + 2), 0);
+      const original = tile(atlas.data, atlas.info.width, atlas.info.channels, (row % atlasColumns) * 32, Math.floor(row / atlasColumns) * 32);
+      expect(shown, `column ${i}`).toEqual(original);
+    }
   });
 
   it('round-trips: the saved generator and latents regenerate the reported reconstructions', async () => {

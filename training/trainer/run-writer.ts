@@ -189,10 +189,15 @@ async function renderPreviews(
   const channels = dataset.channels;
   const ppi = size * size * channels;
   const dim = prior.dim;
+  // Images spread evenly over the dataset, not its first rows (on emoji, sorted by category, those are
+  // eight keycaps): row i of the grid is image floor((i + 1/2) * count / shown).
   const shown = Math.min(8, dataset.count);
   const pairs = new Uint8Array(2 * shown * ppi);
-  pairs.set(dataset.pixels.subarray(0, shown * ppi), 0);
-  pairs.set(toUint8(reconstructions.subarray(0, shown * ppi)), shown * ppi);
+  for (let i = 0; i < shown; i++) {
+    const row = Math.floor(((i + 0.5) * dataset.count) / shown);
+    pairs.set(dataset.pixels.subarray(row * ppi, (row + 1) * ppi), i * ppi);
+    pairs.set(toUint8(reconstructions.subarray(row * ppi, (row + 1) * ppi)), (shown + i) * ppi);
+  }
   const generate = (codes: Float32Array, n: number) =>
     tf.tidy(() => toUint8((generator.predict(tf.tensor2d(codes, [n, dim])) as tf.Tensor).dataSync()));
   const samples = sampleGaussian(prior, 64, new Random(seed + 3));
