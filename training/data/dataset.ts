@@ -103,7 +103,7 @@ interface DecodeSettings {
   maxFileBytes: number;
 }
 
-export async function loadDataset(source: string, opts: LoadDatasetOptions): Promise<Dataset> {
+export async function loadDataset(source: string | Storage, opts: LoadDatasetOptions): Promise<Dataset> {
   const { imageSize, channels, limit } = opts;
   if (!Number.isInteger(imageSize) || imageSize < 1) throw new RangeError(`imageSize must be a positive integer, got ${imageSize}`);
   if (channels !== 1 && channels !== 3) throw new RangeError(`channels must be 1 or 3, got ${channels as number}`);
@@ -130,7 +130,7 @@ export async function loadDataset(source: string, opts: LoadDatasetOptions): Pro
     candidates = await mnistCandidates(settings);
   } else {
     // A folder literally named emoji or mnist is reachable as ./emoji.
-    const storage = openStorage(source);
+    const storage = typeof source === 'string' ? openStorage(source) : source;
     resolvedSource = storage.uri;
     if (storage instanceof FolderStorage) await checkFolder(storage.uri);
     const objects = await storage.list();

@@ -196,8 +196,9 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
   let manifest: RunManifest;
   try {
     manifest = await train({
-      data: `s3://${bucket}/${datasetPrefix(dataset)}`,
-      out: run.uri,
+      // Opened here once and handed down: the images beside glo.json, and the run folder.
+      data: openStorage(`s3://${bucket}/${datasetPrefix(dataset)}`),
+      out: run,
       config: spec.config,
       backend: options.backend,
       requireGpu: options.requireGpu,

@@ -20,10 +20,10 @@ import { openStorage } from '../storage/open-storage.ts';
 import { trainingStep } from './training-step.ts';
 
 export interface TrainOptions {
-  /** emoji | mnist | a folder | s3://bucket/prefix */
-  data: string;
-  /** The run folder: a path or s3://bucket/prefix. */
-  out: string;
+  /** emoji | mnist | a folder | s3://bucket/prefix, or the Storage of one the caller has opened. */
+  data: string | Storage;
+  /** The run folder: a path or s3://bucket/prefix, or its Storage when the caller has opened it (glo job). */
+  out: string | Storage;
   config: GloConfig;
   backend?: BackendName;
   requireGpu?: boolean;
@@ -63,7 +63,7 @@ export async function train(options: TrainOptions): Promise<RunManifest> {
   const reporter = options.reporter ?? silentReporter;
   const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu, threads: options.threads });
   reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
-  const out = openStorage(options.out);
+  const out = typeof options.out === 'string' ? openStorage(options.out) : options.out;
   // Before any data is loaded: --out must not be another trainer's, must be writable (taking the lock
   // writes to it) and must not hold something this run would replace.
   const lock = await lockRun(out);
