@@ -13,14 +13,13 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
-import { parseManifest, type RunManifest } from '../../training/glo/manifest.ts';
-import { emptyRunsIndex, runsIndexEntry, withRun } from '../../training/glo/runs-index.ts';
-import { startStaticServer } from '../../training/serve/local-site.ts';
+import { parseManifest } from '../../training/glo/manifest.ts';
+import { serveOneRun } from '../../training/serve/local-site.ts';
 import { launchChromium } from '../../test/site/helpers/chromium.ts';
 import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';
 import { formatShippedJs, measureShippedJs } from './js-size.ts';
@@ -200,15 +199,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}.`);
 
   const [runDir, dist] = await Promise.all([benchRun(values.run), ensureSiteBuilt()]);
-  const manifest: RunManifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
-  const runs = path.join(benchDir, 'runs');
-  await mkdir(runs, { recursive: true });
-  await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
-  const server = await startStaticServer([
-    { prefix: `/runs/${manifest.runId}/`, dir: runDir },
-    { prefix: '/runs/', dir: runs },
-    { prefix: '/', dir: dist },
-  ]);
+  const { server, manifest } = await serveOneRun(runDir, dist, benchDir);
   const js = measureShippedJs(dist);
   const { imageSize, channels } = manifest.dataset;
   console.log(`site bench: run ${manifest.runId} (${imageSize} px x ${channels}, d ${manifest.latents.dim}, width ${manifest.config.generatorWidth}); ${describeMachine()}`);

@@ -7,14 +7,12 @@
  * trains one), else the site tests' fixture run.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { parseManifest } from '../../training/glo/manifest.ts';
-import { emptyRunsIndex, runsIndexEntry, withRun } from '../../training/glo/runs-index.ts';
-import { startStaticServer } from '../../training/serve/local-site.ts';
+import { serveOneRun } from '../../training/serve/local-site.ts';
 import { launchChromium } from '../../test/site/helpers/chromium.ts';
 import { ensureFixtureRuns } from '../../test/site/helpers/fixture-runs.ts';
 import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';
@@ -82,16 +80,8 @@ async function main(): Promise<void> {
     },
   });
   const runDir = await pickRun(values.run);
-  const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
   const dist = await ensureSiteBuilt();
-  const runs = path.join(repoRoot, '.tmp', 'screenshots', 'runs');
-  await mkdir(runs, { recursive: true });
-  await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
-  const server = await startStaticServer([
-    { prefix: `/runs/${manifest.runId}/`, dir: runDir },
-    { prefix: '/runs/', dir: runs },
-    { prefix: '/', dir: dist },
-  ]);
+  const { server, manifest } = await serveOneRun(runDir, dist, path.join(repoRoot, '.tmp', 'screenshots'));
   await mkdir(values.out, { recursive: true });
   console.log(`Screenshots of run ${manifest.runId} (${path.relative(repoRoot, runDir)}) into ${path.relative(repoRoot, values.out)}:`);
   const browser = await launchChromium();

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startStaticServer, updateRunsIndex } from '../../training/serve/local-site.ts';
+import { serveOneRun, startStaticServer, updateRunsIndex } from '../../training/serve/local-site.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { tempDir } from '../training/training-fixtures.ts';
 import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
@@ -70,6 +70,23 @@ describe('the static server', () => {
       expect((await get('/', { method: 'POST' })).status).toBe(405);
       const head = await get('/', { method: 'HEAD' });
       expect([head.status, head.headers.get('content-length')]).toEqual([200, '11']);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('serveOneRun (the site bench and the screenshots)', () => {
+  it('serves one run with a one-entry runs index beside the site', async () => {
+    const site = await tempDir('glo-one-site-');
+    await writeFile(path.join(site, 'index.html'), '<h1>site</h1>');
+    const { server, manifest } = await serveOneRun(fixture.runDir, site, await tempDir('glo-one-scratch-'));
+    try {
+      expect(manifest.runId).toBe(fixtureRunId);
+      const index = parseRunsIndex(await (await fetch(new URL('/runs/index.json', server.url))).text());
+      expect(index.runs.map((r) => r.runId)).toEqual([fixtureRunId]);
+      expect((await fetch(new URL(`/runs/${fixtureRunId}/manifest.json`, server.url))).status).toBe(200);
+      expect(await (await fetch(server.url)).text()).toBe('<h1>site</h1>');
     } finally {
       await server.close();
     }

@@ -2,12 +2,12 @@
 // server (used by `glo serve`, the site tests, the site bench and the screenshots).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseManifest } from '../glo/manifest.ts';
+import { parseManifest, type RunManifest } from '../glo/manifest.ts';
 import { emptyRunsIndex, parseRunsIndex, runsIndexEntry, withRun, type RunsIndex } from '../glo/runs-index.ts';
 import { contentTypeOf } from '../storage/content-type.ts';
 
@@ -143,4 +143,22 @@ export async function startStaticServer(mounts: { prefix: string; dir: string }[
     server,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+}
+
+/**
+ * Serves one finished run with the built site, as `glo serve` would a runs folder that holds only it: the run
+ * folder under /runs/<runId>/, a one-entry runs/index.json (written in `scratch`), the site at /. The site
+ * bench and the screenshots use it.
+ */
+export async function serveOneRun(runDir: string, dist: string, scratch: string): Promise<{ server: StaticServer; manifest: RunManifest }> {
+  const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
+  const runs = path.join(scratch, 'runs');
+  await mkdir(runs, { recursive: true });
+  await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
+  const server = await startStaticServer([
+    { prefix: `/runs/${manifest.runId}/`, dir: runDir },
+    { prefix: '/runs/', dir: runs },
+    { prefix: '/', dir: dist },
+  ]);
+  return { server, manifest };
 }
