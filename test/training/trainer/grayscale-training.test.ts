@@ -1,18 +1,18 @@
 import * as tf from '@tensorflow/tfjs-core';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../training/backend/backend.ts';
-import { loadDataset, type Dataset } from '../../training/data/dataset.ts';
-import { batchTargetValues, reconstruct } from '../../training/trainer/evaluate.ts';
-import { resolveConfig } from '../../training/glo/config.ts';
-import { decodeLatents } from '../../training/glo/latent-codec.ts';
-import type { RunManifest } from '../../training/glo/manifest.ts';
-import { meanImageMetrics } from '../../training/glo/metrics.ts';
-import { outputGradientScale } from '../../training/glo/step.ts';
-import { loadModel } from '../../training/trainer/model-io.ts';
-import { openStorage } from '../../training/storage/open-storage.ts';
-import { train } from '../../training/trainer/train.ts';
-import { tempDir } from './training-fixtures.ts';
+import { initBackend } from '../../../training/backend/backend.ts';
+import { loadDataset, type Dataset } from '../../../training/data/dataset.ts';
+import { batchTargetValues, reconstruct } from '../../../training/trainer/evaluate.ts';
+import { resolveConfig } from '../../../training/glo/config.ts';
+import { decodeLatents } from '../../../training/glo/latent-codec.ts';
+import type { RunManifest } from '../../../training/glo/manifest.ts';
+import { meanImageMetrics } from '../../../training/glo/metrics.ts';
+import { outputGradientScale } from '../../../training/glo/step.ts';
+import { loadModel } from '../../../training/trainer/model-io.ts';
+import { openStorage } from '../../../training/storage/open-storage.ts';
+import { train } from '../../../training/trainer/train.ts';
+import { tempDir } from '../training-fixtures.ts';
 
 // Regression: with plain SGD at the paper's lr 1, a 1-channel (MNIST) generator collapsed to one
 // constant black image within its first two steps (eval PSNR 10.06 dB, every reconstruction the same),

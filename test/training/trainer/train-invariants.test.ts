@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../training/backend/backend.ts';
-import { loadDataset, type Dataset } from '../../training/data/dataset.ts';
-import { batchTargets, reconstruct } from '../../training/trainer/evaluate.ts';
-import { resolveConfig } from '../../training/glo/config.ts';
-import { buildGenerator, recalibrateBatchNorm } from '../../training/glo/generator.ts';
-import { gatherRows, norm, project } from '../../training/glo/latent.ts';
-import { latentSgd } from '../../training/glo/latent-optimizer.ts';
-import { Random } from '../../training/glo/random.ts';
-import { gloStep, trainableVariables } from '../../training/glo/step.ts';
-import { makeImageFolder } from './training-fixtures.ts';
+import { initBackend } from '../../../training/backend/backend.ts';
+import { loadDataset, type Dataset } from '../../../training/data/dataset.ts';
+import { batchTargets, reconstruct } from '../../../training/trainer/evaluate.ts';
+import { resolveConfig } from '../../../training/glo/config.ts';
+import { buildGenerator, recalibrateBatchNorm } from '../../../training/glo/generator.ts';
+import { gatherRows, norm, project } from '../../../training/glo/latent.ts';
+import { latentSgd } from '../../../training/glo/latent-optimizer.ts';
+import { Random } from '../../../training/glo/random.ts';
+import { gloStep, trainableVariables } from '../../../training/glo/step.ts';
+import { makeImageFolder } from '../training-fixtures.ts';
 
 const config = resolveConfig({ imageSize: 32, latentDim: 16, generatorWidth: 8, batchSize: 16 });
 let dataset: Dataset;

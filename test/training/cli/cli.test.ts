@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../training/cli/cli.ts';
-import { backendFlag, numericFlags, threadsFlag, UsageError, type NumericFlag } from '../../training/cli/cli-support.ts';
-import { makeImageFolder, tempDir } from './training-fixtures.ts';
+import { main } from '../../../training/cli/cli.ts';
+import { backendFlag, numericFlags, threadsFlag, UsageError, type NumericFlag } from '../../../training/cli/cli-support.ts';
+import { makeImageFolder, tempDir } from '../training-fixtures.ts';
 
 let stderr: string;
 let stdout: string;

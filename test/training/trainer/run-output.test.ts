@@ -5,13 +5,13 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkRunOutput, LOCK_KEY, lockRun, RunOutputError } from '../../training/trainer/run-output.ts';
-import { FolderStorage } from '../../training/storage/folder-storage.ts';
-import { S3Storage } from '../../training/storage/s3-storage.ts';
-import { startMoto, type Moto } from '../helpers/moto.ts';
-import { makeImageFolder, tempDir } from './training-fixtures.ts';
+import { checkRunOutput, LOCK_KEY, lockRun, RunOutputError } from '../../../training/trainer/run-output.ts';
+import { FolderStorage } from '../../../training/storage/folder-storage.ts';
+import { S3Storage } from '../../../training/storage/s3-storage.ts';
+import { startMoto, type Moto } from '../../helpers/moto.ts';
+import { makeImageFolder, tempDir } from '../training-fixtures.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../bin/glo.js');
+const bin = path.resolve(import.meta.dirname, '../../../bin/glo.js');
 
 async function folderWith(files: Record<string, string>): Promise<FolderStorage> {
   const dir = await tempDir('glo-out-');

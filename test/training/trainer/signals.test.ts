@@ -3,9 +3,9 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { makeImageFolder, tempDir } from './training-fixtures.ts';
+import { makeImageFolder, tempDir } from '../training-fixtures.ts';
 
-const bin = path.resolve(import.meta.dirname, '../../bin/glo.js');
+const bin = path.resolve(import.meta.dirname, '../../../bin/glo.js');
 let images: string;
 
 beforeAll(async () => {
