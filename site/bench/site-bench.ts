@@ -20,8 +20,8 @@ import { parseArgs } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { serveOneRun } from '../../training/serve/local-site.ts';
-import { launchChromium } from '../../test/site/helpers/chromium.ts';
-import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';
+import { launchChromium } from '../dev/chromium.ts';
+import { ensureSiteBuilt, repoRoot } from '../dev/site-build.ts';
 import { formatShippedJs, measureShippedJs } from './js-size.ts';
 
 type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';

@@ -13,9 +13,8 @@ import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import sharp from 'sharp';
 import { serveOneRun } from '../../training/serve/local-site.ts';
-import { launchChromium } from '../../test/site/helpers/chromium.ts';
-import { ensureFixtureRuns } from '../../test/site/helpers/fixture-runs.ts';
-import { ensureSiteBuilt, repoRoot } from '../../test/site/helpers/site-build.ts';
+import { launchChromium } from '../dev/chromium.ts';
+import { ensureSiteBuilt, repoRoot } from '../dev/site-build.ts';
 
 const views = ['reconstructions', 'morph', 'grid', 'sample', 'arithmetic', 'edit', 'nearest'] as const;
 type Shot = (typeof views)[number];
@@ -24,7 +23,7 @@ async function pickRun(given: string | undefined): Promise<string> {
   const candidates = given ? [given] : [path.join(repoRoot, 'runs', 'emoji-quick'), path.join(repoRoot, '.tmp', 'site-bench', 'run-quick')];
   for (const dir of candidates) if (existsSync(path.join(dir, 'manifest.json'))) return path.resolve(dir);
   if (given) throw new Error(`--run ${given}: no manifest.json there (a finished run folder is needed).`);
-  return (await ensureFixtureRuns()).runDir;
+  throw new Error('No run to photograph: run "npm start" first (it trains runs/emoji-quick), or pass --run <run folder>.');
 }
 
 /** Waits until the view has rendered: its data-state says so, or (views without one) it shows a canvas. */

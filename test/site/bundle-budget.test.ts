@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { APP_JS_BUDGET_GZIP, formatShippedJs, measureShippedJs, type ShippedJs } from '../../site/bench/js-size.ts';
-import { ensureSiteBuilt } from './helpers/site-build.ts';
+import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
 
 let dist: string;
 let js: ShippedJs;

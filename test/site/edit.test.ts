@@ -4,9 +4,9 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
-import { launchChromium, waitForApp, watchedPage } from './helpers/chromium.ts';
+import { launchChromium, waitForApp, watchedPage } from '../../site/dev/chromium.ts';
 import { ensureFixtureRuns, fixtureRunId } from './helpers/fixture-runs.ts';
-import { ensureSiteBuilt } from './helpers/site-build.ts';
+import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
 
 let browser: Browser;
 let server: StaticServer;

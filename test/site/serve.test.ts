@@ -10,7 +10,7 @@ import { serveOneRun, startStaticServer, updateRunsIndex } from '../../training/
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { tempDir } from '../training/training-fixtures.ts';
 import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
-import { ensureSiteBuilt, repoRoot } from './helpers/site-build.ts';
+import { ensureSiteBuilt, repoRoot } from '../../site/dev/site-build.ts';
 
 let fixture: FixtureRuns;
 

@@ -6,9 +6,9 @@
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
-import { launchChromium, watchedPage, waitForApp } from './helpers/chromium.ts';
+import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
 import { brokenRuns, ensureFixtureRuns, type FixtureRuns } from './helpers/fixture-runs.ts';
-import { ensureSiteBuilt } from './helpers/site-build.ts';
+import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
 
 let fixture: FixtureRuns;
 let dist: string;

@@ -11,10 +11,10 @@ import { Random } from '../../training/glo/random.ts';
 import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { launchChromium, watchedPage, waitForApp, type WatchedPage } from './helpers/chromium.ts';
+import { launchChromium, watchedPage, waitForApp, type WatchedPage } from '../../site/dev/chromium.ts';
 import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
 import { maxByteDifference, nodeGenerator } from './helpers/reference.ts';
-import { ensureSiteBuilt } from './helpers/site-build.ts';
+import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
 
 // Browser (XNNPACK wasm) and Node (pure-JS cpu) differ by float rounding only: at most one byte after rounding,
 // two to be safe. A wrong image differs by tens.

@@ -6,8 +6,8 @@ import path from 'node:path';
 import { parseManifest, type RunManifest } from '../../../training/glo/manifest.ts';
 import { emptyRunsIndex, runsIndexEntry, withRun } from '../../../training/glo/runs-index.ts';
 import { makeImageFolder } from '../../training/training-fixtures.ts';
-import { withLock } from './lock.ts';
-import { digestOf, pruneStale, repoRoot, siteTestDir } from './site-build.ts';
+import { withLock } from '../../../site/dev/lock.ts';
+import { digestOf, pruneStale, repoRoot, siteTestDir } from '../../../site/dev/site-build.ts';
 
 export const fixtureRunId = 'fixture';
 

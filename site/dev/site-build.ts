@@ -3,10 +3,10 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSite } from '../../../training/serve/local-site.ts';
+import { buildSite } from '../../training/serve/local-site.ts';
 import { withLock } from './lock.ts';
 
-export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const siteTestDir = path.join(repoRoot, '.tmp', 'site-test');
 
 /** A digest of every file under the given folders (paths and contents), to key build caches. */
