@@ -7,7 +7,8 @@ import { cp, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { serveOneRun, startStaticServer, updateRunsIndex } from '../../training/serve/local-site.ts';
-import { parseRunsIndex } from '../../training/glo/runs-index.ts';
+import { parseRunsIndex, runsIndexEntry } from '../../training/glo/runs-index.ts';
+import { addRunToIndex } from '../../training/pipeline/runs-index-store.ts';
 import { tempDir } from '../training/training-fixtures.ts';
 import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
 import { ensureSiteBuilt, repoRoot } from '../../site/dev/site-build.ts';
@@ -32,6 +33,25 @@ describe('the local runs index', () => {
     expect(index.runs.map((r) => r.runId)).toEqual([fixtureRunId]);
     expect(parseRunsIndex(await readFile(path.join(runs, 'index.json'), 'utf8'))).toEqual(index);
     expect(index.runs[0].imageCount).toBe(fixture.manifest.dataset.imageCount);
+  });
+});
+
+describe('the local runs index with two writers', () => {
+  it('glo serve waits for a glo pull that holds the index lock, and neither entry is lost', async () => {
+    const runs = await tempDir('glo-two-writers-');
+    await cp(fixture.runDir, path.join(runs, fixtureRunId), { recursive: true });
+    await cp(fixture.runDir, path.join(runs, 'pulled'), { recursive: true });
+    let serving: Promise<unknown> | undefined;
+    await addRunToIndex(runs, { ...runsIndexEntry(fixture.manifest), runId: 'pulled' }, {
+      // While the pull holds the lock (between its read and its write), serve starts rebuilding the index.
+      beforeWrite: async () => {
+        serving = updateRunsIndex(runs);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+      },
+    });
+    await serving;
+    const index = parseRunsIndex(await readFile(path.join(runs, 'index.json'), 'utf8'));
+    expect(index.runs.map((r) => r.runId).sort()).toEqual(['pulled', fixtureRunId].sort());
   });
 });
 

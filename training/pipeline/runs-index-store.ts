@@ -4,18 +4,15 @@
 // On S3 the write is conditional (optimistic concurrency): PUT with If-Match: <the ETag we read> (or
 // If-None-Match: * when there was no index), and on 412 Precondition Failed / 409 ConditionalRequestConflict
 // read again, re-apply withRun() and retry. S3 supports conditional writes since 2024; moto_server 5.2.1
-// implements both headers (tested in test/pipeline/runs-index-store.test.ts). A local folder (glo pull) uses a
-// lock file instead.
+// implements both headers (tested in test/pipeline/runs-index-store.test.ts). A local folder (glo pull) uses
+// a lock file instead (serve/local-runs-index.ts).
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
-import path from 'node:path';
 import { emptyRunsIndex, parseRunsIndex, withRun, type RunsIndex, type RunsIndexEntry } from '../glo/runs-index.ts';
-import { FolderStorage } from '../storage/folder-storage.ts';
 import { joinKey, parseS3Uri, StorageError } from '../storage/storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
+import { backoff, RUNS_INDEX_FILE, updateLocalRunsIndex } from '../serve/local-runs-index.ts';
 
-export const RUNS_INDEX_FILE = 'index.json';
 
 export interface AddRunOptions {
   /** Read-modify-write rounds before giving up (each conflict means another writer succeeded). */
@@ -43,9 +40,6 @@ export async function readRunsIndex(runsRoot: string): Promise<RunsIndex> {
 }
 
 const indexText = (index: RunsIndex) => `${JSON.stringify(index, null, 2)}\n`;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-// Jittered, growing backoff so writers that collided do not collide again in lockstep.
-const backoff = (attempt: number) => sleep(Math.min(2000, 50 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
 
 async function addOnS3(runsRoot: string, entry: RunsIndexEntry, options: AddRunOptions): Promise<AddRunResult> {
   const { bucket, prefix } = parseS3Uri(runsRoot);
@@ -91,36 +85,12 @@ async function addOnS3(runsRoot: string, entry: RunsIndexEntry, options: AddRunO
   throw new StorageError(`Gave up adding run ${entry.runId} to ${uri} after ${maxAttempts} conflicting concurrent writes; run the job again to retry.`);
 }
 
-// A folder index is written by one user's `glo pull`; a lock file (O_EXCL create) still keeps two pulls
-// from losing each other's entry. A lock older than a minute is from a crashed process and is broken.
+// A folder of runs (glo pull's target) shares its writer with glo serve (serve/local-runs-index.ts).
 async function addInFolder(runsRoot: string, entry: RunsIndexEntry, options: AddRunOptions): Promise<AddRunResult> {
-  const storage = new FolderStorage(runsRoot);
-  const lock = path.join(storage.uri, `${RUNS_INDEX_FILE}.lock`);
-  await mkdir(storage.uri, { recursive: true });
-  const deadline = Date.now() + 30_000;
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const handle = await open(lock, 'wx');
-      await handle.close();
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
-      if (age > 60_000) await unlink(lock).catch(() => undefined);
-      else if (Date.now() > deadline) throw new StorageError(`${lock} has been held for 30 s: another glo is updating the index, or remove the stale lock.`);
-      await backoff(attempt);
-    }
-  }
-  try {
-    const text = await readFile(path.join(storage.uri, RUNS_INDEX_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
+  const index = await updateLocalRunsIndex(runsRoot, async (text) => {
     const next = withRun(text === undefined ? emptyRunsIndex() : parseRunsIndex(text), entry);
     await options.beforeWrite?.(1);
-    await storage.write(RUNS_INDEX_FILE, indexText(next));
-    return { index: next, attempts: 1 };
-  } finally {
-    await unlink(lock).catch(() => undefined);
-  }
+    return next;
+  });
+  return { index, attempts: 1 };
 }

@@ -2,7 +2,7 @@
 // server (used by `glo serve`, the site tests, the site bench and the screenshots).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, realpath, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -10,43 +10,43 @@ import { fileURLToPath } from 'node:url';
 import { parseManifest, type RunManifest } from '../glo/manifest.ts';
 import { emptyRunsIndex, parseRunsIndex, runsIndexEntry, withRun, type RunsIndex } from '../glo/runs-index.ts';
 import { contentTypeOf } from '../storage/content-type.ts';
+import { RUNS_INDEX_FILE, updateLocalRunsIndex } from './local-runs-index.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
  * Rewrites <runs>/index.json from the run folders that have a manifest.json (a run without one is unfinished),
- * keeping entries of other runs the index lists and whose folders still exist. A plain read-merge-write: the
- * local folder has one writer at a time (the S3 index has its own updater in the pipeline).
+ * keeping entries of other runs the index lists and whose folders still exist. Under the same lock as `glo
+ * pull`'s writer (local-runs-index.ts), so a pull and a serve at the same time keep both their entries.
  */
 export async function updateRunsIndex(runs: string): Promise<RunsIndex> {
-  const file = path.join(runs, 'index.json');
-  let index = emptyRunsIndex();
-  if (existsSync(file)) {
-    try {
-      index = parseRunsIndex(await readFile(file, 'utf8'));
-    } catch (e) {
-      process.stderr.write(`${file}: ${(e as Error).message}; rebuilding it from the run folders.\n`);
-    }
-  }
-  index = { ...index, runs: index.runs.filter((r) => existsSync(path.join(runs, r.runId, 'manifest.json'))) };
-  for (const entry of readdirSync(runs, { withFileTypes: true })) {
-    const manifestFile = path.join(runs, entry.name, 'manifest.json');
-    if (!entry.isDirectory() || !existsSync(manifestFile)) continue;
-    try {
-      const manifest = parseManifest(JSON.parse(await readFile(manifestFile, 'utf8')), manifestFile);
-      if (manifest.runId !== entry.name) {
-        process.stderr.write(`${manifestFile}: run id "${manifest.runId}" differs from its folder name; skipped (the site finds runs by folder).\n`);
-        continue;
+  const file = path.join(runs, RUNS_INDEX_FILE);
+  return updateLocalRunsIndex(runs, async (text) => {
+    let index = emptyRunsIndex();
+    if (text !== undefined) {
+      try {
+        index = parseRunsIndex(text);
+      } catch (e) {
+        process.stderr.write(`${file}: ${(e as Error).message}; rebuilding it from the run folders.\n`);
       }
-      index = withRun(index, runsIndexEntry(manifest));
-    } catch (e) {
-      process.stderr.write(`${manifestFile}: ${(e as Error).message}; skipped.\n`);
     }
-  }
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(index, null, 2)}\n`);
-  await rename(temporary, file);
-  return index;
+    index = { ...index, runs: index.runs.filter((r) => existsSync(path.join(runs, r.runId, 'manifest.json'))) };
+    for (const entry of readdirSync(runs, { withFileTypes: true })) {
+      const manifestFile = path.join(runs, entry.name, 'manifest.json');
+      if (!entry.isDirectory() || !existsSync(manifestFile)) continue;
+      try {
+        const manifest = parseManifest(JSON.parse(await readFile(manifestFile, 'utf8')), manifestFile);
+        if (manifest.runId !== entry.name) {
+          process.stderr.write(`${manifestFile}: run id "${manifest.runId}" differs from its folder name; skipped (the site finds runs by folder).\n`);
+          continue;
+        }
+        index = withRun(index, runsIndexEntry(manifest));
+      } catch (e) {
+        process.stderr.write(`${manifestFile}: ${(e as Error).message}; skipped.\n`);
+      }
+    }
+    return index;
+  });
 }
 
 /** `astro build` of site/ into `outDir` (GLO_RUNS_URL from the environment, default /runs/). */
