@@ -7,6 +7,9 @@
  */
 export type InterruptCheck = () => Promise<void>;
 
+/** One turn of the event loop (setTimeout rather than setImmediate: this module also runs in the browser). */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /** For callers with nothing to interrupt them (tests, the site): never yields, never throws. */
 export const uninterrupted: InterruptCheck = async () => {};
 
@@ -15,8 +18,7 @@ export function interruptCheck(signal: AbortSignal | undefined, stop: () => Erro
   let lastYield = performance.now();
   return async () => {
     if (performance.now() - lastYield >= everyMs) {
-      // setTimeout rather than setImmediate: this module also runs in the browser.
-      await new Promise<void>((resolve) => setTimeout(resolve, 0));
+      await yieldToEventLoop();
       lastYield = performance.now();
     }
     if (signal.aborted) throw stop();

@@ -3,6 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { sampleGaussian, type GaussianPrior } from './gaussian.ts';
 import { perImageLoss, type LossConfig } from './laplacian.ts';
 import { project, type LatentProjection } from './latent.ts';
+import { yieldToEventLoop } from './interrupt.ts';
 import { Random } from './random.ts';
 
 /**
@@ -154,8 +155,6 @@ export interface InversionResult {
   steps: number;
   aborted: boolean;
 }
-
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * Optimizes codes so that A g(z) matches the observation, with the generator frozen: gradients are
