@@ -51,6 +51,12 @@ export function parseFlags<O extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+/** The parseArgs options of --backend and --threads, read back with backendFlag and threadsFlag. */
+export const BACKEND_OPTIONS = {
+  backend: { type: 'string' as const },
+  threads: { type: 'string' as const },
+};
+
 /** The --backend and --threads lines of every command's help. */
 export const BACKEND_HELP = `  --backend NAME           ${BACKEND_NAMES.join(' | ')} [auto]
   --threads N              CPU threads for wasm / TensorFlow`;
@@ -79,6 +85,11 @@ export interface NumericFlag<K extends string> {
   integer: boolean;
   /** Whole numbers: the least allowed (default 1). Reals are always > 0. */
   min?: number;
+}
+
+/** The parseArgs options of a numeric-flag table: each flag takes a value, read back with numericFlags. */
+export function numericFlagOptions(flags: Record<string, NumericFlag<string>>): Record<string, { type: 'string' }> {
+  return Object.fromEntries(Object.keys(flags).map((flag) => [flag, { type: 'string' as const }]));
 }
 
 /** The numeric flags given in `values`, checked against `flags` (a UsageError names the flag and the rule). */

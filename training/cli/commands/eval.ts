@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend/backend.ts';
-import { BACKEND_HELP, backendFlag, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
+import { BACKEND_HELP, BACKEND_OPTIONS, backendFlag, numericFlagOptions, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
 import { defaultEvalOptions, evaluateRun, formatEvalTable, type EvalOptions } from '../../eval/evaluate-run.ts';
 import { loadRun } from '../../eval/load-run.ts';
 import { consoleReporter } from '../../trainer/progress.ts';
@@ -41,11 +41,9 @@ ${BACKEND_HELP}
 
 /** `glo eval <run>`. */
 export async function evalCommand(args: string[]): Promise<number> {
-  const flags = Object.fromEntries(Object.keys(evalFlags).map((f) => [f, { type: 'string' as const }]));
   const { values, positionals } = parseFlags('eval', args, {
-    ...flags,
-    backend: { type: 'string' },
-    threads: { type: 'string' },
+    ...numericFlagOptions(evalFlags),
+    ...BACKEND_OPTIONS,
     'no-write': { type: 'boolean' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },

@@ -1,5 +1,5 @@
 import { initBackend } from '../../backend/backend.ts';
-import { BACKEND_HELP, backendFlag, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
+import { BACKEND_HELP, BACKEND_OPTIONS, backendFlag, numericFlagOptions, numericFlags, parseFlags, threadsFlag, UsageError, type NumericFlag } from '../cli-support.ts';
 import { addSamplerToRun } from '../../trainer/imle-sampler.ts';
 import { defaultImleOptions, type ImleOptions } from '../../glo/imle.ts';
 import { consoleReporter } from '../../trainer/progress.ts';
@@ -35,11 +35,9 @@ ${BACKEND_HELP}
 
 /** `glo fit-sampler <run>`. */
 export async function fitSamplerCommand(args: string[]): Promise<number> {
-  const flags = Object.fromEntries(Object.keys(samplerFlags).map((f) => [f, { type: 'string' as const }]));
   const { values, positionals } = parseFlags('fit-sampler', args, {
-    ...flags,
-    backend: { type: 'string' },
-    threads: { type: 'string' },
+    ...numericFlagOptions(samplerFlags),
+    ...BACKEND_OPTIONS,
     quiet: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   }, { positionals: true });

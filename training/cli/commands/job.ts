@@ -1,4 +1,4 @@
-import { abortOnSignals, backendFlag, parseFlags, threadsFlag, UsageError } from '../cli-support.ts';
+import { abortOnSignals, BACKEND_OPTIONS, backendFlag, parseFlags, threadsFlag, UsageError } from '../cli-support.ts';
 import { consoleReporter } from '../../trainer/progress.ts';
 import { openStorage } from '../../storage/open-storage.ts';
 import { JobFailed, runJob } from '../../pipeline/job.ts';
@@ -7,9 +7,8 @@ const jobFlags = {
   bucket: { type: 'string' as const },
   key: { type: 'string' as const },
   artifacts: { type: 'string' as const },
-  backend: { type: 'string' as const },
+  ...BACKEND_OPTIONS,
   'require-gpu': { type: 'boolean' as const },
-  threads: { type: 'string' as const },
   quiet: { type: 'boolean' as const },
   help: { type: 'boolean' as const, short: 'h' },
 };

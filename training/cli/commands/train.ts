@@ -2,7 +2,7 @@ import { describeConfig, gloConfigSchema, presets, resolveConfig, toFlag, type G
 import { consoleReporter } from '../../trainer/progress.ts';
 import { openStorage } from '../../storage/open-storage.ts';
 import { train, TrainingInterrupted } from '../../trainer/train.ts';
-import { abortOnSignals, backendFlag, parseFlags, readConfigFile, threadsFlag, UsageError } from '../cli-support.ts';
+import { abortOnSignals, BACKEND_OPTIONS, backendFlag, parseFlags, readConfigFile, threadsFlag, UsageError } from '../cli-support.ts';
 
 const configKeys = Object.keys(gloConfigSchema.shape);
 const configFlags = Object.fromEntries(configKeys.map((k) => [toFlag(k), { type: 'string' as const }]));
@@ -12,12 +12,11 @@ const trainFlags = {
   out: { type: 'string' as const },
   config: { type: 'string' as const },
   preset: { type: 'string' as const },
-  backend: { type: 'string' as const },
+  ...BACKEND_OPTIONS,
   resume: { type: 'boolean' as const },
   overwrite: { type: 'boolean' as const },
   'run-id': { type: 'string' as const },
   'require-gpu': { type: 'boolean' as const },
-  threads: { type: 'string' as const },
   'skip-existing': { type: 'boolean' as const },
   quiet: { type: 'boolean' as const },
   help: { type: 'boolean' as const, short: 'h' },
