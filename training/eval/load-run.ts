@@ -3,10 +3,10 @@ import sharp from 'sharp';
 import type { Dataset } from '../data/dataset.ts';
 import { decodeLatents } from '../glo/latent-codec.ts';
 import type { RunManifest } from '../glo/manifest.ts';
-import { parseRunFile, runFileSchemas, type PriorFile } from '../glo/run-files.ts';
+import { runFileSchemas, type PriorFile } from '../glo/run-files.ts';
 import { loadModel } from '../trainer/model-io.ts';
 import type { Storage } from '../storage/storage.ts';
-import { readCompleteManifest } from '../trainer/published-run.ts';
+import { readCompleteManifest, readRunFile } from '../trainer/published-run.ts';
 
 /** A published run, read back: everything `glo eval` needs comes from the run folder alone. */
 export interface LoadedRun {
@@ -19,9 +19,6 @@ export interface LoadedRun {
   train: Dataset;
   holdout?: Dataset;
 }
-
-const json = async (storage: Storage, key: string): Promise<unknown> => JSON.parse(new TextDecoder().decode(await storage.read(key)));
-
 
 /** Tiles of a sprite sheet (row-major, no gap, as gridPng writes atlas.png) back to contiguous uint8 HWC images. */
 export async function decodeSheet(png: Uint8Array, count: number, tileSize: number, columns: number, channels: 1 | 3): Promise<Uint8Array> {
@@ -48,18 +45,18 @@ export async function loadRun(storage: Storage): Promise<LoadedRun> {
   const { dataset: info, atlas, latents: lat } = manifest;
   const generator = await loadModel(storage, manifest.model.file.replace(/\/model\.json$/, ''));
   const latents = decodeLatents(await storage.read(lat.file), lat.count, lat.dim);
-  const prior: PriorFile = parseRunFile(schemas.prior, await json(storage, manifest.prior.file), `${storage.uri}/${manifest.prior.file}`);
+  const prior: PriorFile = await readRunFile(storage, manifest.prior.file, schemas.prior);
   const base = { source: info.source, imageSize: info.imageSize, channels: info.channels, skipped: [] };
   const trainPixels = await decodeSheet(await storage.read(atlas.file), atlas.count, atlas.tileSize, atlas.columns, info.channels);
   const train: Dataset = { ...base, count: atlas.count, pixels: trainPixels, names: [] };
   if (info.labels && schemas.labels) {
-    const labels = parseRunFile(schemas.labels, await json(storage, info.labels.file), `${storage.uri}/${info.labels.file}`);
+    const labels = await readRunFile(storage, info.labels.file, schemas.labels);
     train.labels = { classes: labels.classes, index: Int32Array.from(labels.index.slice(0, atlas.count)) };
   }
   let holdout: Dataset | undefined;
   if (manifest.holdout && schemas.holdout) {
     const h = manifest.holdout;
-    const list = parseRunFile(schemas.holdout, await json(storage, h.file), `${storage.uri}/${h.file}`);
+    const list = await readRunFile(storage, h.file, schemas.holdout);
     const pixels = await decodeSheet(await storage.read(h.atlas), h.count, h.tileSize, h.columns, info.channels);
     holdout = { ...base, count: h.count, pixels, names: list.names };
     if (info.labels && list.labels) holdout.labels = { classes: info.labels.classes, index: Int32Array.from(list.labels) };
