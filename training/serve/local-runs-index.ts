@@ -3,7 +3,7 @@
 // a lock file (O_EXCL create) keeps two writers from losing each other's entry, and the new index replaces
 // the old one atomically (FolderStorage.write: temp file, then rename). A lock older than a minute is from a
 // crashed process and is broken.
-import { mkdir, open, readFile, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunsIndex } from '../glo/runs-index.ts';
 import { FolderStorage } from '../storage/folder-storage.ts';
@@ -38,11 +38,8 @@ export async function updateLocalRunsIndex(runsRoot: string, next: (current: str
     }
   }
   try {
-    const text = await readFile(path.join(storage.uri, RUNS_INDEX_FILE), 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
-      throw error;
-    });
-    const index = await next(text);
+    const bytes = await storage.readIfExists(RUNS_INDEX_FILE);
+    const index = await next(bytes && new TextDecoder().decode(bytes));
     await storage.write(RUNS_INDEX_FILE, `${JSON.stringify(index, null, 2)}\n`);
     return index;
   } finally {
