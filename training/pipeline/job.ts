@@ -3,7 +3,7 @@
 // checkpoint when an earlier attempt left one); the runs index. A failure at any stage after the run id is
 // known leaves runs/<runId>/failure.json saying what failed, at which attempt.
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { initBackend, type BackendName } from '../backend/backend.ts';
+import { initBackend, type BackendInfo, type BackendName } from '../backend/backend.ts';
 import { EmptyDatasetError } from '../data/dataset.ts';
 import type { RunManifest } from '../glo/manifest.ts';
 import { parseManifest } from '../glo/manifest.ts';
@@ -184,9 +184,9 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
     return fail(error, error instanceof JobSpecError ? 2 : 1);
   }
   stage = 'backend';
+  let backend: BackendInfo;
   try {
-    // train() starts the same backend again (a no-op then) and logs which it is.
-    await initBackend(options.backend, { requireGpu: options.requireGpu, threads: options.threads });
+    backend = await initBackend(options.backend, { requireGpu: options.requireGpu, threads: options.threads });
   } catch (error) {
     return fail(error, 1);
   }
@@ -200,9 +200,7 @@ export async function runJob(options: JobOptions): Promise<JobResult> {
       data: openStorage(`s3://${bucket}/${datasetPrefix(dataset)}`),
       out: run,
       config: spec.config,
-      backend: options.backend,
-      requireGpu: options.requireGpu,
-      threads: options.threads,
+      backend, // started above
       resume: true,
       runId,
       reporter,

@@ -1,16 +1,14 @@
 // Adding a run to runs/index.json without losing a concurrent writer's entry. Two Batch jobs finishing at
 // the same time both read the index, add their run and write it back; a plain PUT would keep only the last.
 //
-// On S3 the write is conditional (optimistic concurrency): PUT with If-Match: <the ETag we read> (or
-// If-None-Match: * when there was no index), and on 412 Precondition Failed / 409 ConditionalRequestConflict
-// read again, re-apply withRun() and retry. S3 supports conditional writes since 2024; moto_server 5.2.1
-// implements both headers (tested in test/pipeline/runs-index-store.test.ts). A local folder (glo pull) uses
+// On S3 the write is conditional (S3Storage.writeIfUnchanged: If-Match the ETag read, or If-None-Match
+// when there was no index); when another writer got there first, read again, re-apply withRun() and retry.
+// moto_server 5.2.1 implements both headers (tested in test/pipeline/runs-index-store.test.ts). A local folder (glo pull) uses
 // a lock file instead (serve/local-runs-index.ts).
-import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { emptyRunsIndex, parseRunsIndex, withRun, type RunsIndex, type RunsIndexEntry } from '../glo/runs-index.ts';
-import { joinKey, parseS3Uri, StorageError } from '../storage/storage.ts';
+import { StorageError } from '../storage/storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
-import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
+import { S3Storage } from '../storage/s3-storage.ts';
 import { backoff, RUNS_INDEX_FILE, updateLocalRunsIndex } from '../serve/local-runs-index.ts';
 
 
@@ -42,45 +40,21 @@ export async function readRunsIndex(runsRoot: string): Promise<RunsIndex> {
 const indexText = (index: RunsIndex) => `${JSON.stringify(index, null, 2)}\n`;
 
 async function addOnS3(runsRoot: string, entry: RunsIndexEntry, options: AddRunOptions): Promise<AddRunResult> {
-  const { bucket, prefix } = parseS3Uri(runsRoot);
-  const Key = joinKey(prefix, RUNS_INDEX_FILE);
-  const uri = `s3://${bucket}/${Key}`;
-  const client = sharedS3Client();
+  const storage = new S3Storage(runsRoot);
+  const uri = `${storage.uri}/${RUNS_INDEX_FILE}`;
   const maxAttempts = options.maxAttempts ?? 25;
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
-    let current = emptyRunsIndex();
-    let etag: string | undefined;
+    const read = await storage.readVersioned(RUNS_INDEX_FILE);
+    let current: RunsIndex;
     try {
-      const output = await client.send(new GetObjectCommand({ Bucket: bucket, Key }));
-      etag = output.ETag;
-      current = parseRunsIndex(await output.Body!.transformToString());
+      current = read ? parseRunsIndex(new TextDecoder().decode(read.bytes)) : emptyRunsIndex();
     } catch (error) {
-      if (!isNoSuchKey(error)) {
-        if (error instanceof Error && error.name === 'RunsIndexError') throw new StorageError(`${uri}: ${error.message} Fix or remove it; glo will not overwrite entries it cannot read.`);
-        throw new StorageError(`Cannot read ${uri}: ${errorNameOf(error)}: ${(error as Error).message}`, { cause: error });
-      }
+      throw new StorageError(`${uri}: ${(error as Error).message} Fix or remove it; glo will not overwrite entries it cannot read.`, { cause: error });
     }
     const next = withRun(current, entry);
     await options.beforeWrite?.(attempt);
-    try {
-      await client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key,
-          Body: indexText(next),
-          ContentType: 'application/json',
-          ...(etag ? { IfMatch: etag } : { IfNoneMatch: '*' }),
-        }),
-      );
-      return { index: next, attempts: attempt };
-    } catch (error) {
-      const status = httpStatusOf(error);
-      // 412: someone wrote since we read. 409: a concurrent conditional write is in flight. 404 with If-Match:
-      // the index was deleted since we read. All mean "read again".
-      const conflict = status === 412 || status === 409 || (etag !== undefined && isNoSuchKey(error));
-      if (!conflict) throw new StorageError(`Cannot write ${uri}: ${errorNameOf(error)}: ${(error as Error).message}`, { cause: error });
-      await backoff(attempt);
-    }
+    if (await storage.writeIfUnchanged(RUNS_INDEX_FILE, indexText(next), read?.etag)) return { index: next, attempts: attempt };
+    await backoff(attempt); // another writer got there first: read again
   }
   throw new StorageError(`Gave up adding run ${entry.runId} to ${uri} after ${maxAttempts} conflicting concurrent writes; run the job again to retry.`);
 }

@@ -21,7 +21,7 @@ import {
   type StorageObject,
 } from './storage.ts';
 import { contentTypeOf } from './content-type.ts';
-import { isNoSuchKey, sharedS3Client } from './s3-client.ts';
+import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from './s3-client.ts';
 
 export interface S3StorageOptions {
   /** Defaults to one client per process, built lazily from the environment, shared by every S3Storage. */
@@ -136,15 +136,40 @@ export class S3Storage implements Storage {
   }
 
   async createIfAbsent(key: string, data: Uint8Array | string): Promise<boolean> {
+    return this.writeIfUnchanged(key, data, undefined);
+  }
+
+  /** The object and its ETag, for a later writeIfUnchanged; undefined when there is none. */
+  async readVersioned(key: string): Promise<{ bytes: Uint8Array; etag: string } | undefined> {
+    const Key = this.objectKey(key);
+    try {
+      const output = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key }));
+      if (!output.Body || !output.ETag) throw new Error('the response has no body or no ETag');
+      return { bytes: await output.Body.transformToByteArray(), etag: output.ETag };
+    } catch (error) {
+      if (isNoSuchKey(error)) return undefined;
+      throw s3Error('GetObject', this.uriOf(Key), error);
+    }
+  }
+
+  /**
+   * A conditional PUT (S3 optimistic concurrency, supported since 2024): writes only if the object still has
+   * `etag` (If-Match) or, with etag undefined, does not exist yet (If-None-Match: *). False when another
+   * writer got there first; the caller reads again and retries.
+   */
+  async writeIfUnchanged(key: string, data: Uint8Array | string, etag: string | undefined): Promise<boolean> {
     const Key = this.objectKey(key);
     const Body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const condition = etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag };
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key), IfNoneMatch: '*' }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key), ...condition }));
       return true;
     } catch (error) {
-      const { name, $metadata } = (error ?? {}) as AwsError;
-      // 412: the object exists; 409: a concurrent conditional write to the same key is in flight.
-      if (name === 'PreconditionFailed' || $metadata?.httpStatusCode === 412 || $metadata?.httpStatusCode === 409) return false;
+      const status = httpStatusOf(error);
+      // 412: the object changed (or exists) since it was read. 409: a concurrent conditional write to the
+      // same key is in flight. 404 with If-Match: it was deleted since it was read.
+      if (errorNameOf(error) === 'PreconditionFailed' || status === 412 || status === 409) return false;
+      if (etag !== undefined && isNoSuchKey(error)) return false;
       throw s3Error('PutObject', this.uriOf(Key), error);
     }
   }

@@ -25,9 +25,11 @@ export interface TrainOptions {
   /** The run folder: a path or s3://bucket/prefix, or its Storage when the caller has opened it (glo job). */
   out: string | Storage;
   config: GloConfig;
-  backend?: BackendName;
+  /** A backend to start (default 'auto'), or the one the caller has started already (glo job). */
+  backend?: BackendName | BackendInfo;
+  /** With a backend name: fail unless it runs on a GPU. */
   requireGpu?: boolean;
-  /** CPU threads for the wasm backend (pthreads) or TensorFlow's pool; default 1 for wasm. */
+  /** With a backend name: CPU threads for the wasm backend (pthreads) or TensorFlow's pool; default 1 for wasm. */
   threads?: number;
   /** Continue from out/checkpoint/ when there is one (the saved config wins over `config`). */
   resume?: boolean;
@@ -61,7 +63,8 @@ export class TrainingInterrupted extends Error {
  */
 export async function train(options: TrainOptions): Promise<RunManifest> {
   const reporter = options.reporter ?? silentReporter;
-  const backend = await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu, threads: options.threads });
+  const backend = typeof options.backend === 'object' ? options.backend
+    : await initBackend(options.backend ?? 'auto', { requireGpu: options.requireGpu, threads: options.threads });
   reporter.info(`backend: ${backend.name} (${backend.package}) on ${backend.device}`);
   const out = typeof options.out === 'string' ? openStorage(options.out) : options.out;
   // Before any data is loaded: --out must not be another trainer's, must be writable (taking the lock
