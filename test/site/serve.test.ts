@@ -90,6 +90,33 @@ describe('the static server', () => {
       expect((await get('/', { method: 'POST' })).status).toBe(405);
       const head = await get('/', { method: 'HEAD' });
       expect([head.status, head.headers.get('content-length')]).toEqual([200, '11']);
+      // A reload revalidates a run's files instead of downloading them again, and ranges work.
+      const etag = manifest.headers.get('etag');
+      expect(etag).toBeTruthy();
+      // (fetch adds "Cache-Control: no-cache" to a conditional request unless one is given; a browser revalidating sends max-age=0.)
+      const revalidate = { 'If-None-Match': etag!, 'Cache-Control': 'max-age=0' };
+      expect((await get(`/runs/${fixtureRunId}/manifest.json`, { headers: revalidate })).status).toBe(304);
+      const range = await get('/_astro/x.wasm', { headers: { Range: 'bytes=1-2' } });
+      expect([range.status, [...new Uint8Array(await range.arrayBuffer())]]).toEqual([206, [97, 115]]);
+      // A folder without its trailing slash redirects to it, under the mount's prefix.
+      const folder = await get(`/runs/${fixtureRunId}`, { redirect: 'manual' });
+      expect([folder.status, folder.headers.get('location')]).toEqual([301, `/runs/${fixtureRunId}/`]);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sets the headers it is given on every response, errors included', async () => {
+    const site = await tempDir('glo-static-headers-');
+    await writeFile(path.join(site, 'index.html'), '<h1>hi</h1>');
+    const headers = { 'Content-Security-Policy': "default-src 'self'", 'Cross-Origin-Opener-Policy': 'same-origin' };
+    const server = await startStaticServer([{ prefix: '/', dir: site }], { headers });
+    try {
+      for (const p of ['/', '/missing']) {
+        const response = await fetch(new URL(p, server.url));
+        expect(response.headers.get('content-security-policy')).toBe("default-src 'self'");
+        expect(response.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+      }
     } finally {
       await server.close();
     }

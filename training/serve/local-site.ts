@@ -2,11 +2,12 @@
 // server (used by `glo serve`, the site tests, the site bench and the screenshots).
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, realpath, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import serveStatic from 'serve-static';
 import { parseManifest, type RunManifest } from '../glo/manifest.ts';
 import { emptyRunsIndex, parseRunsIndex, runsIndexEntry, withRun, type RunsIndex } from '../glo/runs-index.ts';
 import { contentTypeOf } from '../storage/content-type.ts';
@@ -72,56 +73,70 @@ export interface StaticServer {
   close(): Promise<void>;
 }
 
+export interface StaticServerOptions {
+  /** 0 picks a free port; a taken port moves to the next one. */
+  port?: number;
+  host?: string;
+  /** Headers set on every response, e.g. the production CloudFront header set in the site's browser tests. */
+  headers?: Record<string, string>;
+}
+
 /**
- * A small static file server: each mount maps a URL prefix to a folder (longest prefix first), GET and HEAD
- * only, no directory listings, no path escapes, the MIME types the site needs (application/wasm for the
- * tfjs binaries). `port` 0 picks a free port; a taken port moves to the next one.
+ * The static file server: each mount maps a URL prefix to a folder (longest prefix first). serve-static does
+ * the serving (GET/HEAD, ETag and 304s, ranges, no dotfiles, no directory listings, no `..` escapes); glo adds
+ * the mount table, the same MIME table as the S3 uploads (application/wasm for the tfjs binaries), cache
+ * headers, and a symbolic-link guard serve-static lacks.
  */
-export async function startStaticServer(mounts: { prefix: string; dir: string }[], { port = 0, host = '127.0.0.1' } = {}): Promise<StaticServer> {
+export async function startStaticServer(mounts: { prefix: string; dir: string }[], options: StaticServerOptions = {}): Promise<StaticServer> {
+  const { port = 0, host = '127.0.0.1', headers = {} } = options;
   // Mount folders by their real paths: a served file must resolve (symbolic links followed) inside one.
-  const sorted = await Promise.all([...mounts].sort((a, b) => b.prefix.length - a.prefix.length)
-    .map(async (m) => ({ ...m, dir: await realpath(path.resolve(m.dir)).catch(() => path.resolve(m.dir)) })));
+  const sorted = await Promise.all([...mounts].sort((a, b) => b.prefix.length - a.prefix.length).map(async (m) => {
+    const dir = await realpath(path.resolve(m.dir)).catch(() => path.resolve(m.dir));
+    const serve = serveStatic(dir, {
+      index: ['index.html'],
+      fallthrough: false, // a missing file is a 404 here, a POST a 405
+      cacheControl: false,
+      setHeaders: (response, file) => {
+        response.setHeader('Content-Type', contentTypeOf(file));
+        // Runs change (new runs, a retrained run under the same id); hashed site assets never do.
+        const immutable = file.startsWith(path.join(dir, '_astro') + path.sep);
+        response.setHeader('Cache-Control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
+      },
+    });
+    return { ...m, dir, serve };
+  }));
   const inside = (dir: string, file: string) => file === dir || file.startsWith(dir + path.sep);
   const server = createServer((request, response) => {
+    for (const [name, value] of Object.entries(headers)) response.setHeader(name, value);
+    const fail = (status: number, text: string) => {
+      if (!response.headersSent) response.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8' });
+      response.end(`${text}\n`);
+    };
     void (async () => {
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        response.writeHead(405, { Allow: 'GET, HEAD' }).end();
-        return;
-      }
+      const url = new URL(request.url ?? '/', 'http://localhost');
       let pathname: string;
       try {
-        pathname = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
+        pathname = decodeURIComponent(url.pathname);
       } catch {
-        response.writeHead(400).end('Bad request');
-        return;
+        return fail(400, 'Bad request');
       }
       const mount = sorted.find((m) => pathname.startsWith(m.prefix));
-      const notFound = () => response.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`Not found: ${pathname}\n`);
-      if (!mount) return notFound();
-      let file = path.join(mount.dir, pathname.slice(mount.prefix.length));
-      if (!inside(mount.dir, file)) return notFound();
-      let info = await stat(file).catch(() => undefined);
-      if (info?.isDirectory()) {
-        file = path.join(file, 'index.html');
-        info = await stat(file).catch(() => undefined);
+      if (!mount) return fail(404, `Not found: ${pathname}`);
+      // A symbolic link inside the folder may point anywhere (a link to /etc served /etc/passwd): a path
+      // whose real location (or its index.html's) leaves the mount is not served.
+      const target = path.join(mount.dir, pathname.slice(mount.prefix.length));
+      for (const candidate of [target, path.join(target, 'index.html')]) {
+        const real = await realpath(candidate).catch(() => undefined);
+        if (real !== undefined && !inside(mount.dir, real)) return fail(404, `Not found: ${pathname}`);
       }
-      if (!info?.isFile()) return notFound();
-      // A symbolic link inside the folder may point anywhere (a link to /etc served /etc/passwd): only
-      // regular files whose real path stays inside the mount are served.
-      const real = await realpath(file).catch(() => undefined);
-      if (real === undefined || !inside(mount.dir, real)) return notFound();
-      const body = await readFile(file);
-      response.writeHead(200, {
-        'Content-Type': contentTypeOf(file),
-        'Content-Length': body.byteLength,
-        // Runs change (new runs, a retrained run under the same id); hashed site assets never do.
-        'Cache-Control': pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache',
+      // serve-static sees the path below the mount; redirects (a folder without its trailing slash) use the original.
+      Object.assign(request, { originalUrl: request.url, url: `/${url.pathname.slice(mount.prefix.length)}${url.search}` });
+      mount.serve(request, response, (error?: { status?: number; statusCode?: number; message?: string }) => {
+        // send answers 403 for a path that climbs out with '..'; to a client that is just not here.
+        const status = error?.status === 403 ? 404 : (error?.status ?? error?.statusCode ?? 500);
+        fail(status, status === 404 ? `Not found: ${pathname}` : status === 405 ? 'Method not allowed' : `Server error: ${error?.message ?? ''}`);
       });
-      response.end(request.method === 'HEAD' ? undefined : body);
-    })().catch((e) => {
-      if (!response.headersSent) response.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' });
-      response.end(`Server error: ${(e as Error).message}\n`);
-    });
+    })().catch((e: unknown) => fail(500, `Server error: ${(e as Error).message}`));
   });
   for (let attempt = 0; ; attempt++) {
     const wanted = port === 0 ? 0 : port + attempt;
