@@ -12,6 +12,7 @@ import { latentLazyAdam, latentSgd } from '../glo/latent-optimizer.ts';
 import { Random } from '../glo/random.ts';
 import { trainableVariables } from '../glo/step.ts';
 import { trainingStep, type TrainingStepState } from '../trainer/training-step.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 /**
  * FLOPs of the generator's share of one step per image: the forward transposed convolutions and the two
@@ -26,7 +27,7 @@ export function stepFlopsPerImage(config: GloConfig): number {
 /** A dataset of random pixels with the config's shape: the step's cost does not depend on content. */
 export function syntheticDataset(config: GloConfig, count: number, seed = 1): Dataset {
   const random = new Random(seed);
-  const pixels = Uint8Array.from({ length: count * config.imageSize * config.imageSize * config.channels }, () => random.int(256));
+  const pixels = Uint8Array.from({ length: count * valuesPerImage(config) }, () => random.int(256));
   return {
     source: 'synthetic', imageSize: config.imageSize, channels: config.channels, count, pixels,
     names: Array.from({ length: count }, (_, i) => `synthetic-${i}`), skipped: [],

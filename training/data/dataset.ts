@@ -12,6 +12,7 @@ import { type Storage, type StorageObject } from '../storage/storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { decodeImage, DEFAULT_BACKGROUND, ImageDecodeError } from './decode-image.ts';
 import { resizePixels } from './resize-pixels.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 export interface Dataset {
   /** The URI/name it came from: 'emoji', 'mnist', an absolute folder path, or s3://bucket/prefix. */
@@ -165,7 +166,7 @@ export async function loadDataset(source: string | Storage, opts: LoadDatasetOpt
 
   // Deterministic output order whatever order decoding finished in: candidates are sorted by name.
   decoded.sort((a, b) => a.index - b.index);
-  const imageBytes = imageSize * imageSize * channels;
+  const imageBytes = valuesPerImage({ imageSize, channels });
   const pixels = new Uint8Array(decoded.length * imageBytes);
   decoded.forEach((image, i) => pixels.set(image.pixels, i * imageBytes));
 

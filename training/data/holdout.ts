@@ -1,6 +1,7 @@
 import type { Dataset } from './dataset.ts';
 import { Random } from '../glo/random.ts';
 import type { HoldoutFile } from '../glo/run-files.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 /** Images set aside before PCA and training, and where they were in the loaded dataset. */
 export interface HoldoutSet {
@@ -20,7 +21,7 @@ export function holdoutCount(count: number, fraction: number): number {
 }
 
 function subset(dataset: Dataset, rows: ArrayLike<number>): Dataset {
-  const ppi = dataset.imageSize * dataset.imageSize * dataset.channels;
+  const ppi = valuesPerImage(dataset);
   const pixels = new Uint8Array(rows.length * ppi);
   const names: string[] = [];
   for (let r = 0; r < rows.length; r++) {

@@ -16,6 +16,7 @@ import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport } from './
 import type { LoadedRun } from './load-run.ts';
 import { nearestDistances, quantile } from './memorization.ts';
 import { loadImleSampler } from '../trainer/imle-sampler.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 export interface EvalOptions {
   /** Seeds every draw: sample codes, real halves, SWD patches and directions, fit starts. */
@@ -70,9 +71,8 @@ function rowsOf(dataset: Dataset, rows: ArrayLike<number>): Float32Array {
  */
 async function fitCodes(run: LoadedRun, images: Float32Array, count: number, options: EvalOptions): Promise<Float32Array> {
   const { config } = run.manifest;
-  const size = run.manifest.dataset.imageSize;
-  const channels = run.manifest.dataset.channels;
-  const ppi = size * size * channels;
+  const { imageSize: size, channels } = run.manifest.dataset;
+  const ppi = valuesPerImage(run.manifest.dataset);
   const restored = new Float32Array(count * ppi);
   const chunk = 64;
   for (let start = 0; start < count; start += chunk) {
@@ -114,7 +114,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   const projection = manifest.latents.projection;
   const size = manifest.dataset.imageSize;
   const channels = manifest.dataset.channels;
-  const ppi = size * size * channels;
+  const ppi = valuesPerImage(manifest.dataset);
   if (train.count < 2) throw new Error(`${run.storage.uri}: eval needs at least 2 training images in the atlas, found ${train.count}.`);
   const allRows = Int32Array.from({ length: train.count }, (_, i) => i);
   const trainImages = rowsOf(train, allRows);

@@ -8,3 +8,6 @@ export const byteToValue = (byte: number): number => byte / 127.5 - 1;
 
 /** A generator value in [-1, 1] to a byte, rounded and clipped (what displaying or saving it shows). */
 export const valueToByte = (value: number): number => Math.max(0, Math.min(255, Math.round((value + 1) * 127.5)));
+
+/** The length of one image in a dataset's bytes or a batch's values: imageSize x imageSize x channels, HWC. */
+export const valuesPerImage = ({ imageSize, channels }: { imageSize: number; channels: number }): number => imageSize * imageSize * channels;

@@ -6,6 +6,7 @@ import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
 import { gatherRows } from '../glo/latent.ts';
 import { byteToValue } from '../glo/pixels.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 /** Identifies a dataset's content order, so a checkpoint is never resumed on different images. */
 export function datasetDigest(dataset: Dataset): string {
@@ -21,7 +22,7 @@ export function batchTargets(dataset: Dataset, rows: ArrayLike<number>): tf.Tens
 }
 
 export function batchTargetValues(dataset: Dataset, rows: ArrayLike<number>): Float32Array {
-  const ppi = dataset.imageSize * dataset.imageSize * dataset.channels;
+  const ppi = valuesPerImage(dataset);
   const values = new Float32Array(rows.length * ppi);
   for (let r = 0; r < rows.length; r++) {
     const src = rows[r] * ppi;
@@ -83,6 +84,6 @@ export async function evaluateReconstructions(
 ): Promise<{ mse: number; psnr: number; reconstructions: Float32Array }> {
   const dim = latents.length / dataset.count;
   const reconstructions = await reconstruct(generator, latents, dim, rows, mode, interrupt);
-  const { mse, psnr } = meanImageMetrics(reconstructions, batchTargetValues(dataset, rows), dataset.imageSize * dataset.imageSize * dataset.channels);
+  const { mse, psnr } = meanImageMetrics(reconstructions, batchTargetValues(dataset, rows), valuesPerImage(dataset));
   return { mse, psnr, reconstructions };
 }

@@ -21,6 +21,7 @@ import { saveModel } from './model-io.ts';
 import { gridPng, toUint8 } from './previews.ts';
 import type { Reporter } from './progress.ts';
 import type { Storage } from '../storage/storage.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 export interface PublishInput {
   storage: Storage;
@@ -59,7 +60,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const config = state.config;
   const dim = config.latentDim;
   const count = dataset.count;
-  const ppi = dataset.imageSize * dataset.imageSize * dataset.channels;
+  const ppi = valuesPerImage(dataset);
   const allRows = Int32Array.from({ length: count }, (_, i) => i);
 
   await recalibrateBatchNorm(generator, codeBatches(state.latents, dim, count, batchSize), interrupt);
@@ -187,7 +188,7 @@ async function renderPreviews(
 ): Promise<Record<string, Uint8Array>> {
   const size = dataset.imageSize;
   const channels = dataset.channels;
-  const ppi = size * size * channels;
+  const ppi = valuesPerImage(dataset);
   const dim = prior.dim;
   // Images spread evenly over the dataset, not its first rows (on emoji, sorted by category, those are
   // eight keycaps): row i of the grid is image floor((i + 1/2) * count / shown).

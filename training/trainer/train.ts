@@ -18,6 +18,7 @@ import { checkRunOutput, clearRunFiles, lockRun } from './run-output.ts';
 import { type Storage } from '../storage/storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
 import { trainingStep } from './training-step.ts';
+import { valuesPerImage } from '../glo/pixels.ts';
 
 export interface TrainOptions {
   /** emoji | mnist | a folder | s3://bucket/prefix, or the Storage of one the caller has opened. */
@@ -120,7 +121,7 @@ async function trainLocked(options: TrainOptions, out: Storage, backend: Backend
 
   const { latentDim: dim, batchSize: wantedBatch } = config;
   const count = dataset.count;
-  const pixelsPerImage = config.imageSize * config.imageSize * config.channels;
+  const pixelsPerImage = valuesPerImage(config);
   // PCA serves the code init and the baseline; its own RNG stream keeps the shuffle order independent.
   let pca: PcaModel | undefined;
   const getPca = async (interrupt: InterruptCheck) => (pca ??= await fitPca(dataset.pixels, count, pixelsPerImage, dim, new Random(config.seed + 1), { interrupt }));

@@ -9,7 +9,7 @@ import type { LayersModel } from '@tensorflow/tfjs-layers';
 import type { GaussianPrior } from '../../../training/glo/gaussian.ts';
 import type { DegradationOperator, InversionProgress } from '../../../training/glo/inversion.ts';
 import type { LossConfig } from '../../../training/glo/laplacian.ts';
-import { psnr, type ImageShape } from './images.ts';
+import { pixelsPerImage, psnr, type ImageShape } from './images.ts';
 
 export type Damage =
   /** keep[y * size + x] = 1 where the pixel is known, 0 where it was painted over. */
@@ -48,7 +48,7 @@ const linearToSrgb = (v: number) => (v <= 0.0031308 ? v * 12.92 : 1.055 * v ** (
  */
 export function uploadRgbaToValues(rgba: ArrayLike<number>, shape: ImageShape): Float32Array {
   const { size, channels } = shape;
-  const out = new Float32Array(size * size * channels);
+  const out = new Float32Array(pixelsPerImage(shape));
   for (let p = 0; p < size * size; p++) {
     const alpha = rgba[p * 4 + 3] / 255;
     const rgb = [0, 1, 2].map((c) => (rgba[p * 4 + c] * alpha + 255 * (1 - alpha)) / 255);

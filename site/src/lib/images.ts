@@ -5,7 +5,7 @@
  * call them; toImageData/toCanvas are the only DOM parts.
  */
 import { psnrFromMse } from '../../../training/glo/metrics.ts';
-import { byteToValue, valueToByte } from '../../../training/glo/pixels.ts';
+import { byteToValue, valueToByte, valuesPerImage } from '../../../training/glo/pixels.ts';
 
 export interface ImageShape {
   size: number;
@@ -13,7 +13,7 @@ export interface ImageShape {
 }
 
 export function pixelsPerImage({ size, channels }: ImageShape): number {
-  return size * size * channels;
+  return valuesPerImage({ imageSize: size, channels });
 }
 
 
@@ -33,7 +33,7 @@ export function valuesToRgba(values: ArrayLike<number>, shape: ImageShape, index
 /** RGBA bytes to [size, size, channels] values in [-1, 1] (grey from the red channel, as the atlas stores it). */
 export function rgbaToValues(rgba: ArrayLike<number>, shape: ImageShape): Float32Array {
   const { size, channels } = shape;
-  const out = new Float32Array(size * size * channels);
+  const out = new Float32Array(pixelsPerImage(shape));
   for (let p = 0; p < size * size; p++) {
     for (let c = 0; c < channels; c++) out[p * channels + c] = byteToValue(rgba[p * 4 + c]);
   }
@@ -43,7 +43,7 @@ export function rgbaToValues(rgba: ArrayLike<number>, shape: ImageShape): Float3
 /** RGBA bytes to [size, size, channels] bytes (the atlas tiles' layout, for nearest-neighbour search). */
 export function rgbaToBytes(rgba: ArrayLike<number>, shape: ImageShape): Uint8Array {
   const { size, channels } = shape;
-  const out = new Uint8Array(size * size * channels);
+  const out = new Uint8Array(pixelsPerImage(shape));
   for (let p = 0; p < size * size; p++) for (let c = 0; c < channels; c++) out[p * channels + c] = rgba[p * 4 + c];
   return out;
 }
