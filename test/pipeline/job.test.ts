@@ -6,6 +6,7 @@ import { parseManifest } from '../../training/glo/manifest.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import { pullRun } from '../../training/pipeline/pull.ts';
 import { formatFailuresTable } from '../../training/cli/commands/runs.ts';
+import { S3Storage } from '../../training/storage/s3-storage.ts';
 import { JobFailed, jobRunId, listFailureRecords, runJob, type FailureRecord, type JobOptions } from '../../training/pipeline/job.ts';
 import { startMoto, type Moto } from '../helpers/moto.ts';
 import { makeImageFolder, tempDir } from '../training/training-fixtures.ts';
@@ -120,6 +121,9 @@ describe('glo job on bad input: clear errors, nothing half-published', () => {
     const records = await listFailureRecords(runs);
     expect(records.map((r) => r.runId)).toEqual([error.runId]);
     expect(formatFailuresTable(records)).toMatch(new RegExp(`^RUN\\s+TIME \\(UTC\\)\\s+STAGE\\s+ATTEMPT\\s+EXIT\\s+ERROR\n${error.runId}\\s+\\S+ \\S+\\s+data\\s+1\\s+2\\s+No usable images`));
+    // A record that is not one (hand-edited, another tool's) is named, not shown as a row of undefined.
+    await new S3Storage(runs).write(`${error.runId}/failure.json`, JSON.stringify({ ...record, stage: 'lunch' }));
+    await expect(listFailureRecords(runs)).rejects.toThrow(new RegExp(`${error.runId}/failure.json is not a valid run file: stage`));
   });
 
   it.each([

@@ -49,6 +49,17 @@ export function gatherRows(table: Float32Array, dim: number, indices: ArrayLike<
   return out;
 }
 
+/** Arrays of rows (codes, images) stacked end to end into one new array, in order. */
+export function stackRows(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
 export function lerp(a: ArrayLike<number>, b: ArrayLike<number>, t: number): Float32Array {
   const out = new Float32Array(a.length);
   for (let i = 0; i < a.length; i++) out[i] = a[i] + (b[i] - a[i]) * t;

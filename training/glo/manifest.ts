@@ -14,7 +14,8 @@ const fileEntry = z.strictObject({
   bytes: z.number().int().nonnegative().describe('Size in bytes, to detect truncated copies.'),
 });
 
-const finalMetrics = z.strictObject({
+/** The run's final figures: the manifest's metrics.final and metrics.json's final. */
+export const finalMetricsSchema = z.strictObject({
   loss: z.number().describe('Training loss of the last epoch (mean over its steps).'),
   reconstructionMse: z.number().describe('Mean per-image MSE of g(z_i) vs x_i over all training images, pixels in [0, 1].'),
   reconstructionPsnr: z.number().describe('Mean per-image PSNR (dB) of the same.'),
@@ -81,7 +82,7 @@ export const runManifestSchema = z.strictObject({
     projection: z.enum(['ball', 'sphere']).describe('Project the network\'s outputs into the latent set before generating.'),
     matchingLoss: z.number().describe('Mean squared distance of each code to its nearest generated candidate after training.'),
   }).optional().describe('A learned sampler beside the Gaussian prior (--sampler imle or `glo fit-sampler`).'),
-  metrics: z.strictObject({ file: z.string(), final: finalMetrics }),
+  metrics: z.strictObject({ file: z.string(), final: finalMetricsSchema }),
   previews: z.array(z.string()),
   files: z.array(fileEntry).describe('Every file of the run except manifest.json, with sizes.'),
   backend: z.strictObject({

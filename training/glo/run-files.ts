@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { resolvedConfigSchema, type RunManifest } from './manifest.ts';
+import { finalMetricsSchema, resolvedConfigSchema, type RunManifest } from './manifest.ts';
 
 /**
  * The JSON files of a run beside manifest.json (prior.json, labels.json, holdout.json), as zod schemas
@@ -55,6 +55,25 @@ export function holdoutFileSchema(count: number, classCount: number | undefined)
 }
 export type HoldoutFile = z.infer<ReturnType<typeof holdoutFileSchema>>;
 
+/** Figures of one finished epoch: the checkpoint's history and metrics.json's epochs. */
+export const epochMetricsSchema = z.strictObject({
+  epoch: z.number().int().positive(),
+  loss: z.number(),
+  evalMse: z.number(),
+  evalPsnr: z.number(),
+  imagesPerSecond: z.number(),
+  wallSeconds: z.number(),
+});
+export type EpochMetrics = z.infer<typeof epochMetricsSchema>;
+
+/** metrics.json: every epoch's figures, the final ones (also in the manifest) and the PCA baseline's size. */
+export const metricsFileSchema = z.strictObject({
+  epochs: z.array(epochMetricsSchema),
+  final: finalMetricsSchema,
+  pca: z.strictObject({ components: z.number().int().positive() }),
+});
+export type MetricsFile = z.infer<typeof metricsFileSchema>;
+
 /** checkpoint/latest.json: which checkpoint/<step>/ is complete, and the latent table's row count. */
 export const checkpointLatestSchema = z.strictObject({
   dir: z.string().regex(/^checkpoint\/\d+$/),
@@ -73,14 +92,7 @@ export const checkpointStateSchema = z.strictObject({
   stepInEpoch: z.number().int().nonnegative(),
   step: z.number().int().nonnegative(),
   randomState: z.tuple([z.number().int(), z.number().int(), z.number().int(), z.number().int()]),
-  history: z.array(z.strictObject({
-    epoch: z.number().int().positive(),
-    loss: z.number(),
-    evalMse: z.number(),
-    evalPsnr: z.number(),
-    imagesPerSecond: z.number(),
-    wallSeconds: z.number(),
-  })),
+  history: z.array(epochMetricsSchema),
   epochLossSum: z.number(),
   epochSeconds: z.number().nonnegative(),
   elapsedSeconds: z.number().nonnegative(),

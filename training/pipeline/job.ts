@@ -3,15 +3,17 @@
 // checkpoint when an earlier attempt left one); the runs index. A failure at any stage after the run id is
 // known leaves runs/<runId>/failure.json saying what failed, at which attempt.
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { initBackend, type BackendInfo, type BackendName } from '../backend/backend.ts';
 import { EmptyDatasetError } from '../data/dataset.ts';
 import type { RunManifest } from '../glo/manifest.ts';
 import { parseManifest } from '../glo/manifest.ts';
+import { parseRunFile } from '../glo/run-files.ts';
 import { runsIndexEntry } from '../glo/runs-index.ts';
 import { silentReporter, type Reporter } from '../trainer/progress.ts';
 import { type Storage } from '../storage/storage.ts';
 import { openStorage } from '../storage/open-storage.ts';
-import { train, TrainingInterrupted, type TrainingStage } from '../trainer/train.ts';
+import { train, TrainingInterrupted } from '../trainer/train.ts';
 import { datasetPrefix, JobSpecError, parseJobSpecText, parseSpecKey } from './job-spec.ts';
 import { addRunToIndex } from './runs-index-store.ts';
 import { errorNameOf, isNoSuchKey, sharedS3Client } from '../storage/s3-client.ts';
@@ -36,7 +38,9 @@ export interface JobOptions {
 }
 
 /** Where a job failed; `artifacts` = reading the run folder (bucket missing, no permission). */
-export type JobStage = 'key' | 'spec' | 'artifacts' | 'backend' | TrainingStage | 'index' | 'interrupted';
+// 'data', 'training' and 'publishing' are train()'s (TrainingStage): onStage below stops compiling if it gains one.
+const JOB_STAGES = ['key', 'spec', 'artifacts', 'backend', 'data', 'training', 'publishing', 'index', 'interrupted'] as const;
+export type JobStage = (typeof JOB_STAGES)[number];
 
 export interface JobResult {
   runId: string;
@@ -50,21 +54,22 @@ export interface JobResult {
 }
 
 /** What runs/<runId>/failure.json holds. */
-export interface FailureRecord {
-  format: 'glo-job-failure';
-  formatVersion: 1;
-  runId: string;
-  dataset: string;
-  spec: string;
-  stage: JobStage;
-  message: string;
-  exitCode: number;
-  attempt: number;
-  jobId: string | null;
-  time: string;
+export const failureRecordSchema = z.strictObject({
+  format: z.literal('glo-job-failure'),
+  formatVersion: z.literal(1),
+  runId: z.string(),
+  dataset: z.string(),
+  spec: z.string(),
+  stage: z.enum(JOB_STAGES),
+  message: z.string(),
+  exitCode: z.number().int(),
+  attempt: z.number().int(),
+  jobId: z.string().nullable(),
+  time: z.string(),
   /** For an interruption: where the checkpoint that the next attempt resumes from is. */
-  checkpoint?: string;
-}
+  checkpoint: z.string().optional(),
+});
+export type FailureRecord = z.infer<typeof failureRecordSchema>;
 
 export const FAILURE_FILE = 'failure.json';
 
@@ -248,6 +253,7 @@ async function finish(
 export async function listFailureRecords(runsRoot: string): Promise<FailureRecord[]> {
   const storage = openStorage(runsRoot);
   const keys = (await storage.list()).map((o) => o.key).filter((k) => /^[^/]+\/failure\.json$/.test(k));
-  const records = await Promise.all(keys.map(async (k) => JSON.parse(new TextDecoder().decode(await storage.read(k))) as FailureRecord));
+  const records = await Promise.all(keys.map(async (k) =>
+    parseRunFile(failureRecordSchema, JSON.parse(new TextDecoder().decode(await storage.read(k))), `${storage.uri}/${k}`)));
   return records.sort((a, b) => b.time.localeCompare(a.time));
 }

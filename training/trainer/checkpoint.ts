@@ -4,19 +4,9 @@ import type { GloConfig } from '../glo/config.ts';
 import { decodeLatents, encodeLatents } from '../glo/latent-codec.ts';
 import type { LatentOptimizerState } from '../glo/latent-optimizer.ts';
 import type { RandomState } from '../glo/random.ts';
-import { checkpointLatestSchema, checkpointStateSchema, parseRunFile, type CheckpointState } from '../glo/run-files.ts';
+import { checkpointLatestSchema, checkpointStateSchema, parseRunFile, type CheckpointState, type EpochMetrics } from '../glo/run-files.ts';
 import { decodeNamedTensors, encodeNamedTensors, loadModel, saveModel } from './model-io.ts';
 import type { Storage } from '../storage/storage.ts';
-
-/** Figures of one finished epoch, as metrics.json lists them. */
-export interface EpochMetrics {
-  epoch: number;
-  loss: number;
-  evalMse: number;
-  evalPsnr: number;
-  imagesPerSecond: number;
-  wallSeconds: number;
-}
 
 /**
  * Everything a resumed run needs to continue exactly where an uninterrupted one would be: position in

@@ -3,10 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../data/dataset.ts';
 import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
-import { gatherRows } from '../glo/latent.ts';
-import { byteToValue } from '../glo/pixels.ts';
+import { gatherRows, stackRows } from '../glo/latent.ts';
+import { byteToValue, valuesPerImage } from '../glo/pixels.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
-import { valuesPerImage } from '../glo/pixels.ts';
 
 /** Identifies a dataset's content order, so a checkpoint is never resumed on different images. */
 export function datasetDigest(dataset: Dataset): string {
@@ -65,13 +64,7 @@ export async function reconstruct(
       tf.dispose(saved);
     }
   }
-  const total = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    total.set(p, offset);
-    offset += p.length;
-  }
-  return total;
+  return stackRows(parts);
 }
 
 export async function evaluateReconstructions(

@@ -13,7 +13,7 @@ import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
 import { encodeLatents } from '../glo/latent-codec.ts';
 import { gatherRows, latentRow, interpolate } from '../glo/latent.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, runManifestSchema, type RunManifest } from '../glo/manifest.ts';
-import type { LabelsFile, PriorFile } from '../glo/run-files.ts';
+import { metricsFileSchema, type LabelsFile, type PriorFile } from '../glo/run-files.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
 import { pcaDecode, pcaEncode, type PcaModel } from '../glo/pca.ts';
 import { Random } from '../glo/random.ts';
@@ -127,7 +127,8 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     imagesPerSecond: state.history.length ? (state.step * batchSize) / state.elapsedSeconds : 0,
     wallSeconds: state.elapsedSeconds,
   };
-  await write('metrics.json', JSON.stringify({ epochs: state.history, final, pca: { components: pca.componentCount } }, null, 2));
+  const metrics = metricsFileSchema.parse({ epochs: state.history, final, pca: { components: pca.componentCount } });
+  await write('metrics.json', JSON.stringify(metrics, null, 2));
 
   const manifest: RunManifest = runManifestSchema.parse({
     format: MANIFEST_FORMAT,

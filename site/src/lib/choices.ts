@@ -2,7 +2,7 @@
  * Chosen images (training images or class means) as codes, labels and search results. Works on the plain parts of
  * a LoadedRun, so Node tests can call it with a hand-made run.
  */
-import { meanCode } from '../../../training/glo/latent.ts';
+import { meanCode, stackRows } from '../../../training/glo/latent.ts';
 import type { Choice } from './permalink.ts';
 
 export interface ChoiceSource {
@@ -94,12 +94,4 @@ export function randomChoices(run: ChoiceSource, slots: ChoiceSlot[], random: ()
 }
 
 /** Codes stacked into one [n, dim] array (what generate() takes). */
-export function concatCodes(codes: Float32Array[]): Float32Array {
-  const out = new Float32Array(codes.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const c of codes) {
-    out.set(c, offset);
-    offset += c.length;
-  }
-  return out;
-}
+export const concatCodes = (codes: Float32Array[]): Float32Array => stackRows(codes);
