@@ -5,79 +5,58 @@ import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type { Node } from 'constructs';
 import path from 'node:path';
+import { z } from 'zod';
 import type { GloStackProps } from './glo-stack.ts';
 
-/** The context keys, as documented in docs/deploy.md. */
-export const CONTEXT_KEYS = {
-  gpuInstanceTypes: 'glo:gpuInstanceTypes',
-  spot: 'glo:spot',
-  maxVcpus: 'glo:maxVcpus',
-  jobVcpus: 'glo:jobVcpus',
-  jobMemoryMiB: 'glo:jobMemoryMiB',
-  jobTimeoutMinutes: 'glo:jobTimeoutMinutes',
-  jobAttempts: 'glo:jobAttempts',
-  runnableTimeoutMinutes: 'glo:runnableTimeoutMinutes',
-  logRetentionDays: 'glo:logRetentionDays',
-  priceClass: 'glo:priceClass',
-  siteDist: 'glo:siteDist',
-} as const;
+// One zod schema per key. Values given with -c are strings, cdk.json's are typed: each schema takes both.
+const wholeNumber = (min: number, max: number) => {
+  const error = `expected a whole number from ${min} to ${max}.`;
+  return z.preprocess(
+    (v) => (typeof v === 'string' ? (v.trim() === '' ? Number.NaN : Number(v.trim())) : v),
+    z.number({ error }).int({ error }).min(min, { error }).max(max, { error }),
+  );
+};
+const minutes = (min: number, max: number) => wholeNumber(min, max).transform((m) => Duration.minutes(m));
+const trueOrFalse = z.union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], { error: 'expected true or false.' });
+const instanceTypesError = 'expected instance types like "g4dn.xlarge,g4dn.2xlarge".';
+const instanceTypes = z.preprocess(
+  (v) => (Array.isArray(v) ? v.map(String) : String(v).split(',')).map((type) => type.trim()).filter(Boolean),
+  z.array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z0-9]+$/, { error: instanceTypesError })).min(1, { error: instanceTypesError }),
+);
+const retentionDays = Object.values(logs.RetentionDays).filter((value): value is number => typeof value === 'number');
+const logRetention = wholeNumber(1, 3653).refine((days) => retentionDays.includes(days), `CloudWatch accepts only ${retentionDays.join(', ')} days.`)
+  .transform((days) => days as logs.RetentionDays);
+const priceClasses = Object.values(cloudfront.PriceClass) as [cloudfront.PriceClass, ...cloudfront.PriceClass[]];
+const priceClass = z.enum(priceClasses, { error: `expected one of ${priceClasses.join(', ')}.` });
+
+/**
+ * Each prop: its context key (as docs/deploy.md documents them) and the key's schema. Batch accepts 10 minutes
+ * to 24 hours for a job-state time limit.
+ */
+const CONTEXT = {
+  gpuInstanceTypes: ['glo:gpuInstanceTypes', instanceTypes],
+  spot: ['glo:spot', trueOrFalse],
+  maxVcpus: ['glo:maxVcpus', wholeNumber(1, 10_000)],
+  jobVcpus: ['glo:jobVcpus', wholeNumber(1, 192)],
+  jobMemoryMiB: ['glo:jobMemoryMiB', wholeNumber(1024, 2_000_000)],
+  jobTimeout: ['glo:jobTimeoutMinutes', minutes(1, 14 * 24 * 60)],
+  jobAttempts: ['glo:jobAttempts', wholeNumber(1, 10)],
+  runnableTimeout: ['glo:runnableTimeoutMinutes', minutes(10, 24 * 60)],
+  logRetention: ['glo:logRetentionDays', logRetention],
+  priceClass: ['glo:priceClass', priceClass],
+  siteDist: ['glo:siteDist', z.string()],
+} as const satisfies { [K in keyof GloStackProps]?: readonly [string, z.ZodType] };
+
+type ContextProps = { -readonly [K in keyof typeof CONTEXT]?: z.output<(typeof CONTEXT)[K][1]> };
 
 export function gloStackPropsFromContext(node: Node, cwd = process.cwd()): GloStackProps {
-  const read = (key: string): unknown => node.tryGetContext(key);
-  const int = (key: string, min: number, max: number): number | undefined => {
-    const value = read(key);
-    if (value == null) return undefined;
-    const parsed = typeof value === 'number' ? value : Number(String(value).trim());
-    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-      throw new Error(`context ${key}=${JSON.stringify(value)}: expected a whole number from ${min} to ${max}.`);
-    }
-    return parsed;
-  };
-  const minutes = (key: string, min: number, max: number) => {
-    const value = int(key, min, max);
-    return value == null ? undefined : Duration.minutes(value);
-  };
-
-  const types = read(CONTEXT_KEYS.gpuInstanceTypes);
-  const gpuInstanceTypes = types == null ? undefined
-    : (Array.isArray(types) ? types.map(String) : String(types).split(',')).map((type) => type.trim()).filter(Boolean);
-  if (gpuInstanceTypes?.length === 0 || gpuInstanceTypes?.some((type) => !/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(type))) {
-    throw new Error(`context ${CONTEXT_KEYS.gpuInstanceTypes}=${JSON.stringify(types)}: expected instance types like "g4dn.xlarge,g5.xlarge".`);
+  const props: ContextProps = {};
+  for (const [prop, [key, schema]] of Object.entries(CONTEXT)) {
+    const value: unknown = node.tryGetContext(key);
+    if (value == null) continue; // unset: the stack's default
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new Error(`context ${key}=${JSON.stringify(value)}: ${parsed.error.issues[0].message}`);
+    (props as Record<string, unknown>)[prop] = parsed.data;
   }
-
-  const spotValue = read(CONTEXT_KEYS.spot);
-  let spot: boolean | undefined;
-  if (spotValue != null) {
-    if (spotValue === true || spotValue === 'true') spot = true;
-    else if (spotValue === false || spotValue === 'false') spot = false;
-    else throw new Error(`context ${CONTEXT_KEYS.spot}=${JSON.stringify(spotValue)}: expected true or false.`);
-  }
-
-  const retention = int(CONTEXT_KEYS.logRetentionDays, 1, 3653);
-  const retentionDays = Object.values(logs.RetentionDays).filter((value): value is number => typeof value === 'number');
-  if (retention != null && !retentionDays.includes(retention)) {
-    throw new Error(`context ${CONTEXT_KEYS.logRetentionDays}=${retention}: CloudWatch accepts only ${retentionDays.join(', ')} days.`);
-  }
-
-  const priceClassValue = read(CONTEXT_KEYS.priceClass);
-  const priceClasses = Object.values(cloudfront.PriceClass) as string[];
-  if (priceClassValue != null && !priceClasses.includes(String(priceClassValue))) {
-    throw new Error(`context ${CONTEXT_KEYS.priceClass}=${JSON.stringify(priceClassValue)}: expected one of ${priceClasses.join(', ')}.`);
-  }
-
-  const siteDist = read(CONTEXT_KEYS.siteDist);
-  return {
-    gpuInstanceTypes,
-    spot,
-    maxVcpus: int(CONTEXT_KEYS.maxVcpus, 1, 10_000),
-    jobVcpus: int(CONTEXT_KEYS.jobVcpus, 1, 192),
-    jobMemoryMiB: int(CONTEXT_KEYS.jobMemoryMiB, 1024, 2_000_000),
-    jobTimeout: minutes(CONTEXT_KEYS.jobTimeoutMinutes, 1, 14 * 24 * 60),
-    jobAttempts: int(CONTEXT_KEYS.jobAttempts, 1, 10),
-    // Batch accepts 10 minutes to 24 hours for a job-state time limit.
-    runnableTimeout: minutes(CONTEXT_KEYS.runnableTimeoutMinutes, 10, 24 * 60),
-    logRetention: retention as logs.RetentionDays | undefined,
-    priceClass: priceClassValue == null ? undefined : String(priceClassValue) as cloudfront.PriceClass,
-    siteDist: siteDist == null ? undefined : path.resolve(cwd, String(siteDist)),
-  };
+  return { ...props, siteDist: props.siteDist === undefined ? undefined : path.resolve(cwd, props.siteDist) };
 }

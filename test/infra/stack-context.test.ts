@@ -32,8 +32,10 @@ describe('stack context', () => {
   it('respects "a bad value names its key and what is expected"', () => {
     expect(() => propsFrom({ 'glo:maxVcpus': 'lots' })).toThrow(/glo:maxVcpus="lots": expected a whole number/);
     expect(() => propsFrom({ 'glo:spot': 'yes' })).toThrow(/glo:spot="yes": expected true or false/);
-    expect(() => propsFrom({ 'glo:logRetentionDays': '10' })).toThrow(/glo:logRetentionDays=10: CloudWatch accepts only .*14/);
-    expect(() => propsFrom({ 'glo:gpuInstanceTypes': '' })).toThrow(/glo:gpuInstanceTypes/);
+    expect(() => propsFrom({ 'glo:logRetentionDays': '10' })).toThrow(/glo:logRetentionDays="10": CloudWatch accepts only .*14/);
+    expect(() => propsFrom({ 'glo:gpuInstanceTypes': '' })).toThrow(/glo:gpuInstanceTypes="": expected instance types like/);
+    expect(() => propsFrom({ 'glo:gpuInstanceTypes': 'g4dn.xlarge,G5!' })).toThrow(/glo:gpuInstanceTypes="g4dn.xlarge,G5!": expected instance types like/);
+    expect(() => propsFrom({ 'glo:jobAttempts': 2.5 })).toThrow(/glo:jobAttempts=2.5: expected a whole number from 1 to 10/);
     expect(() => propsFrom({ 'glo:runnableTimeoutMinutes': '5' })).toThrow(/from 10 to 1440/);
     expect(() => propsFrom({ 'glo:priceClass': 'cheap' })).toThrow(/PriceClass_100/);
   });
