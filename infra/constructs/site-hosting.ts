@@ -24,14 +24,16 @@ export interface SiteHostingProps {
 }
 
 /**
- * Content-Security-Policy of every response. tfjs needs `'wasm-unsafe-eval'` to compile its wasm backend and
- * `blob:` workers for wasm threads; WebGL and WebGPU need nothing here. Images come from the page itself,
+ * Content-Security-Policy of every response. tfjs needs `'wasm-unsafe-eval'` to compile its wasm backend, and
+ * its threaded wasm (chosen whenever the page is cross-origin isolated, which the headers below make it) starts
+ * `blob:` workers that `importScripts` a `blob:` script, so both worker-src and script-src allow `blob:`
+ * (test/site/production-headers.test.ts). WebGL and WebGPU need nothing here. Images come from the page itself,
  * the atlas (`'self'`) and generated pixels (`data:`, `blob:`). Astro's bundled scripts and styles are files
  * ('self'); its scoped styles may be inlined, hence style-src 'unsafe-inline'.
  */
 export const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
-  "script-src 'self' 'wasm-unsafe-eval'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
   "worker-src 'self' blob:",
   "connect-src 'self' blob: data:",
   "img-src 'self' data: blob:",
