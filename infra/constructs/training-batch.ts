@@ -103,6 +103,13 @@ export class TrainingBatch extends Construct {
     const computeEnvironments: batch.OrderedComputeEnvironment[] = [];
     if (props.spot) computeEnvironments.push({ computeEnvironment: computeEnvironment('SpotGpu', true), order: 1 });
     computeEnvironments.push({ computeEnvironment: computeEnvironment('OnDemandGpu', false), order: computeEnvironments.length + 1 });
+    // The L2 references the launch template without a version, which Batch reads as "the default version at
+    // creation": a changed user data would never reach new instances. Pin the latest version, so a change
+    // updates the compute environments (an infrastructure update Batch applies to new instances).
+    for (const { computeEnvironment: environment } of computeEnvironments) {
+      (environment.node.defaultChild as batch.CfnComputeEnvironment)
+        .addPropertyOverride('ComputeResources.LaunchTemplate.Version', launchTemplate.latestVersionNumber);
+    }
 
     this.jobQueue = new batch.JobQueue(this, 'JobQueue', {
       computeEnvironments,
@@ -163,8 +170,13 @@ export class TrainingBatch extends Construct {
       timeout: props.jobTimeout,
       retryAttempts: props.jobAttempts,
       retryStrategies: [
-        // A reclaimed spot instance: the job checkpointed on SIGTERM and resumes on the next attempt.
+        // A reclaimed spot instance ("Host EC2 ... terminated"): no signal reached the job (see
+        // JOB_CHECKPOINT_MINUTES in training/pipeline/job-spec.ts); the next attempt resumes from the last
+        // checkpoint, at most two minutes old.
         batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.SPOT_INSTANCE_RECLAIMED),
+        // Stopped with SIGTERM (ECS StopTask, e.g. an instance being drained): the job checkpointed and
+        // exited 143 (training/pipeline/job.ts), so the next attempt resumes from that very step.
+        batch.RetryStrategy.of(batch.Action.RETRY, batch.Reason.custom({ onExitCode: '143' })),
         // Anything else (a bad spec, a bug) fails the same way again: stop. Without this catch-all an
         // unmatched failure would be retried.
         batch.RetryStrategy.of(batch.Action.EXIT, batch.Reason.custom({ onReason: '*' })),
@@ -179,13 +191,13 @@ export function isNvidiaX86Instance(instanceType: string): boolean {
   return /^[gp]\d/.test(family) && family !== 'g4ad' && family !== 'g5g';
 }
 
-/** What the ECS agent on every instance is told: SIGTERM the job on a spot interruption notice. */
+/**
+ * What the ECS agent on every instance is told. Not ECS_ENABLE_SPOT_INSTANCE_DRAINING: it drains service tasks
+ * only, and a Batch job is a standalone task ("unaffected", the ECS docs say), so it would not signal the job.
+ */
 const ECS_AGENT_SETTINGS = {
-  // Off by default: without it ECS ignores the two-minute notice and the instance dies under the job, so the
-  // retry resumes from the last periodic checkpoint instead of one written at the reclaim.
-  ECS_ENABLE_SPOT_INSTANCE_DRAINING: 'true',
-  // SIGTERM to SIGKILL (default 30 s): the trainer finishes its step and uploads a checkpoint, which for a
-  // 128 px generator over a slow link can take longer; the instance itself goes 120 s after the notice.
+  // SIGTERM to SIGKILL when a task is stopped (default 30 s): the trainer finishes its step and uploads a
+  // checkpoint, which for a 128 px generator over a slow link can take longer.
   ECS_CONTAINER_STOP_TIMEOUT: '90s',
 } as const;
 

@@ -68,12 +68,13 @@ describe('training job definition', () => {
     for (const name of referenced) expect(props.Parameters, name).toHaveProperty(name);
   });
 
-  it('respects the retry design: retry a spot reclaim, then a catch-all EXIT; a timeout; logs with retention', () => {
+  it('respects the retry design: retry a spot reclaim and a SIGTERM stop (exit 143), then a catch-all EXIT; a timeout; logs with retention', () => {
     const props = only('AWS::Batch::JobDefinition');
     expect(props.RetryStrategy.Attempts).toBeGreaterThanOrEqual(2);
     // Order matters: Batch applies the first matching rule, and an unmatched failure would be retried.
     expect(props.RetryStrategy.EvaluateOnExit).toEqual([
       { Action: 'RETRY', OnStatusReason: 'Host EC2*' },
+      { Action: 'RETRY', OnExitCode: '143' },
       { Action: 'EXIT', OnReason: '*' },
     ]);
     expect(props.Timeout.AttemptDurationSeconds).toBe(4 * 3600);
@@ -111,11 +112,15 @@ describe('compute environments and queue', () => {
     expect(templates).toHaveLength(1);
     expect(templates[0][1].Properties.LaunchTemplateData.MetadataOptions).toMatchObject({ HttpTokens: 'required', HttpPutResponseHopLimit: 1 });
     for (const [, environment] of ofType('AWS::Batch::ComputeEnvironment')) {
-      expect(environment.Properties.ComputeResources.LaunchTemplate.LaunchTemplateId).toEqual({ Ref: templates[0][0] });
+      // With its latest version: a user-data change must reach new instances.
+      expect(environment.Properties.ComputeResources.LaunchTemplate).toEqual({
+        LaunchTemplateId: { Ref: templates[0][0] },
+        Version: { 'Fn::GetAtt': [templates[0][0], 'LatestVersionNumber'] },
+      });
     }
   });
 
-  it('respects "a spot reclaim SIGTERMs the job" (ECS spot draining in MIME user data Batch accepts)', () => {
+  it('respects "a stopped job has 90 s to checkpoint" (the ECS stop timeout, in MIME user data Batch accepts)', () => {
     const [[, launchTemplate]] = ofType('AWS::EC2::LaunchTemplate');
     const userData = launchTemplate.Properties.LaunchTemplateData.UserData['Fn::Base64'];
     // The MIME text is an Fn::Join whose shell part is itself an Fn::Base64 (the part's transfer encoding).
@@ -126,8 +131,9 @@ describe('compute environments and queue', () => {
     const text = render(userData);
     expect(text).toMatch(/^Content-Type: multipart\/mixed; boundary=/);
     expect(text).toContain('Content-Type: text/x-shellscript');
-    expect(text).toContain('echo ECS_ENABLE_SPOT_INSTANCE_DRAINING=true >> /etc/ecs/ecs.config');
-    expect(text).toMatch(/echo ECS_CONTAINER_STOP_TIMEOUT=\d+s >> \/etc\/ecs\/ecs.config/);
+    expect(text).toContain('echo ECS_CONTAINER_STOP_TIMEOUT=90s >> /etc/ecs/ecs.config');
+    // Spot draining signals ECS service tasks only; a Batch job is a standalone task. It would promise a SIGTERM that never comes.
+    expect(text).not.toContain('ECS_ENABLE_SPOT_INSTANCE_DRAINING');
   });
 
   it('respects "no NAT gateway" (instances reach S3 through a gateway endpoint)', () => {

@@ -79,6 +79,14 @@ export const jobSpecSchema = z.looseObject({
     .describe('A named starting point (paper, quick, tiny); the other keys override it.'),
 });
 
+/**
+ * How often a Batch job checkpoints unless its spec says otherwise. A spot reclaim sends a Batch job no signal
+ * (its task is a standalone ECS task, which spot draining leaves alone: the instance just stops), so a reclaim
+ * loses the work since the last checkpoint: at most this, plus the restart. A checkpoint is the generator,
+ * its optimizer state and the codes (tens of MB for the paper's 64 px setup), seconds of S3 upload.
+ */
+export const JOB_CHECKPOINT_MINUTES = 2;
+
 export interface JobSpec {
   preset?: PresetName;
   /** The training options as written (without preset). */
@@ -101,7 +109,7 @@ export function parseJobSpec(json: unknown, where = SPEC_FILE): JobSpec {
   const { preset } = head.data;
   const { preset: _preset, ...options } = json as Record<string, unknown>;
   try {
-    const config = resolveConfig(options as GloConfigInput, preset);
+    const config = resolveConfig({ checkpointMinutes: JOB_CHECKPOINT_MINUTES, ...options } as GloConfigInput, preset);
     return { preset, options: options as GloConfigInput, config };
   } catch (error) {
     if (error instanceof ConfigError) {
