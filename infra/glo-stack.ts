@@ -29,7 +29,7 @@ export interface GloStackProps extends StackProps {
    * @default site/dist
    */
   readonly siteDist?: string;
-  /** @default ['g4dn.xlarge', 'g5.xlarge'] */
+  /** Families in SUPPORTED_GPU_FAMILIES (constructs/training-batch.ts). @default ['g4dn.xlarge'] */
   readonly gpuInstanceTypes?: string[];
   /** Run on spot first and fall back to on-demand; false: on-demand only. @default true */
   readonly spot?: boolean;
@@ -74,7 +74,7 @@ export class GloStack extends Stack {
       artifacts: this.buckets.artifacts,
       logsBucket: this.buckets.logs,
       image: props.trainingImage ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { file: TRAINING_DOCKERFILE, platform: Platform.LINUX_AMD64 }),
-      gpuInstanceTypes: props.gpuInstanceTypes ?? ['g4dn.xlarge', 'g5.xlarge'],
+      gpuInstanceTypes: props.gpuInstanceTypes ?? ['g4dn.xlarge'],
       spot: props.spot ?? true,
       maxVcpus: props.maxVcpus ?? 8,
       jobVcpus: props.jobVcpus ?? 4,

@@ -54,8 +54,9 @@ export class TrainingBatch extends Construct {
     super(scope, id);
     if (props.gpuInstanceTypes.length === 0) throw new Error('TrainingBatch: gpuInstanceTypes is empty; give at least one GPU instance type, e.g. g4dn.xlarge.');
     for (const type of props.gpuInstanceTypes) {
-      if (!isNvidiaX86Instance(type)) {
-        throw new Error(`TrainingBatch: ${type} is not an x86 instance with an NVIDIA GPU (the image is linux/amd64 + CUDA); use e.g. g4dn.xlarge, g5.xlarge, g6.xlarge.`);
+      if (!isSupportedGpuInstance(type)) {
+        throw new Error(`TrainingBatch: ${type} is not an instance family the training image runs on: it needs an x86 CPU and an NVIDIA GPU ` +
+          `that CUDA 11.2 knows (${SUPPORTED_GPU_FAMILIES.join(', ')}); use e.g. g4dn.xlarge.`);
       }
     }
 
@@ -152,8 +153,13 @@ export class TrainingBatch extends Construct {
         GLO_REQUIRE_GPU: '1',
         GLO_BACKEND: 'tensorflow-gpu',
         TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+        // PTX compiled for g5's sm_86 is kept across jobs on the instance; the default 256 MiB is too small for
+        // TensorFlow's kernels, so the cache would be evicted while it fills.
+        CUDA_CACHE_PATH: CUDA_CACHE.containerPath,
+        CUDA_CACHE_MAXSIZE: String(4 * 1024 ** 3),
         AWS_REGION: Stack.of(this).region,
       },
+      volumes: [batch.EcsVolume.host({ name: 'cuda-cache', hostPath: CUDA_CACHE.hostPath, containerPath: CUDA_CACHE.containerPath })],
       jobRole: this.jobRole,
       logging: LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'glo' }),
     });
@@ -185,11 +191,21 @@ export class TrainingBatch extends Construct {
   }
 }
 
-/** G and P families carry NVIDIA GPUs, except g4ad (AMD GPU) and g5g (Arm CPU). */
-export function isNvidiaX86Instance(instanceType: string): boolean {
-  const family = instanceType.split('.')[0];
-  return /^[gp]\d/.test(family) && family !== 'g4ad' && family !== 'g5g';
+/**
+ * The families the training image (CUDA 11.2, libtensorflow 2.9: native kernels up to sm_75, PTX for sm_80) runs
+ * on: g4dn (T4, sm_75) natively; p3/p3dn (V100, sm_70) natively; p4d/p4de (A100, sm_80) from PTX; g5 (A10G,
+ * sm_86) from PTX too, compiled at the first start of each instance (minutes; the job keeps the compute cache on
+ * the host, so later jobs on a warm instance skip it). Newer families (g6/g6e: L4/L40S sm_89, p5: H100 sm_90)
+ * need CUDA 11.8 or later and are refused; g4ad (AMD) and g5g (Arm) have no NVIDIA GPU for an amd64 image.
+ */
+export const SUPPORTED_GPU_FAMILIES = ['g4dn', 'g5', 'p3', 'p3dn', 'p4d', 'p4de'] as const;
+
+export function isSupportedGpuInstance(instanceType: string): boolean {
+  return (SUPPORTED_GPU_FAMILIES as readonly string[]).includes(instanceType.split('.')[0]);
 }
+
+/** Where CUDA keeps its JIT-compiled kernels: a host folder, so one instance compiles them once, not per job. */
+const CUDA_CACHE = { hostPath: '/var/cache/glo-cuda', containerPath: '/var/cache/cuda' } as const;
 
 /**
  * What the ECS agent on every instance is told. Not ECS_ENABLE_SPOT_INSTANCE_DRAINING: it drains service tasks

@@ -57,8 +57,13 @@ describe('training job definition', () => {
       GLO_REQUIRE_GPU: '1',
       GLO_BACKEND: 'tensorflow-gpu',
       TF_FORCE_GPU_ALLOW_GROWTH: 'true',
+      CUDA_CACHE_PATH: '/var/cache/cuda',
+      CUDA_CACHE_MAXSIZE: String(4 * 1024 ** 3),
       AWS_REGION: { Ref: 'AWS::Region' },
     });
+    // The CUDA compute cache lives on the host, so a g5 instance JIT-compiles TensorFlow's kernels once, not per job.
+    expect(props.ContainerProperties.Volumes).toEqual([{ Name: 'cuda-cache', Host: { SourcePath: '/var/cache/glo-cuda' } }]);
+    expect(props.ContainerProperties.MountPoints).toEqual([{ SourceVolume: 'cuda-cache', ContainerPath: '/var/cache/cuda' }]);
   });
 
   it('respects "a default for every Ref:: parameter"', () => {
@@ -90,7 +95,7 @@ describe('compute environments and queue', () => {
     const environments = ofType('AWS::Batch::ComputeEnvironment');
     expect(environments).toHaveLength(2);
     for (const [, { Properties: { ComputeResources: resources } }] of environments) {
-      expect(resources.InstanceTypes).toEqual(['g4dn.xlarge', 'g5.xlarge']); // no "optimal" (CPU) families
+      expect(resources.InstanceTypes).toEqual(['g4dn.xlarge']); // T4: native kernels, no JIT at start; no "optimal" (CPU) families
       expect(resources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023_NVIDIA' }]);
       expect(resources.MinvCpus).toBe(0);
       expect(resources.MaxvCpus).toBe(8);

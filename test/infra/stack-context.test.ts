@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { chooseSiteDist, SITE_PLACEHOLDER } from '../../infra/glo-stack.ts';
-import { isNvidiaX86Instance } from '../../infra/constructs/training-batch.ts';
+import { isSupportedGpuInstance } from '../../infra/constructs/training-batch.ts';
 import { gloStackPropsFromContext } from '../../infra/stack-context.ts';
 import { buildGloStack, FIXTURE_SITE_DIST } from './synth.ts';
 
@@ -16,10 +16,10 @@ describe('stack context', () => {
 
   it('respects values given with -c (strings) and in cdk.json (typed)', () => {
     const props = propsFrom({
-      'glo:gpuInstanceTypes': 'g5.2xlarge, g6.xlarge', 'glo:spot': 'false', 'glo:maxVcpus': '16', 'glo:jobTimeoutMinutes': 90,
+      'glo:gpuInstanceTypes': 'g5.2xlarge, p3.2xlarge', 'glo:spot': 'false', 'glo:maxVcpus': '16', 'glo:jobTimeoutMinutes': 90,
       'glo:logRetentionDays': '14', 'glo:priceClass': 'PriceClass_All', 'glo:siteDist': 'site/dist',
     });
-    expect(props.gpuInstanceTypes).toEqual(['g5.2xlarge', 'g6.xlarge']);
+    expect(props.gpuInstanceTypes).toEqual(['g5.2xlarge', 'p3.2xlarge']);
     expect(props.spot).toBe(false);
     expect(props.maxVcpus).toBe(16);
     expect(props.jobTimeout?.toMinutes()).toBe(90);
@@ -49,10 +49,11 @@ describe('stack context', () => {
 });
 
 describe('GPU instance types', () => {
-  it('respects "NVIDIA GPUs on x86 only" (the image is linux/amd64 + CUDA)', () => {
-    for (const type of ['g4dn.xlarge', 'g5.2xlarge', 'g6.xlarge', 'g6e.xlarge', 'p3.2xlarge', 'p4d.24xlarge']) expect(isNvidiaX86Instance(type), type).toBe(true);
-    for (const type of ['c5.xlarge', 'm7i.large', 'g4ad.xlarge', 'g5g.xlarge', 'inf2.xlarge', 'trn1.2xlarge']) expect(isNvidiaX86Instance(type), type).toBe(false);
-    expect(() => buildGloStack({ context: { 'glo:gpuInstanceTypes': 'g4dn.xlarge,c5.xlarge' } })).toThrow(/c5\.xlarge is not an x86 instance with an NVIDIA GPU/);
+  it('respects "NVIDIA GPUs on x86 that CUDA 11.2 knows" (the image is linux/amd64 + CUDA 11.2)', () => {
+    for (const type of ['g4dn.xlarge', 'g5.2xlarge', 'p3.2xlarge', 'p3dn.24xlarge', 'p4d.24xlarge']) expect(isSupportedGpuInstance(type), type).toBe(true);
+    // Ada and Hopper (g6, g6e, p5) need CUDA 11.8+; g4ad is AMD, g5g Arm; the rest have no GPU.
+    for (const type of ['g6.xlarge', 'g6e.xlarge', 'p5.48xlarge', 'c5.xlarge', 'm7i.large', 'g4ad.xlarge', 'g5g.xlarge', 'inf2.xlarge']) expect(isSupportedGpuInstance(type), type).toBe(false);
+    expect(() => buildGloStack({ context: { 'glo:gpuInstanceTypes': 'g4dn.xlarge,g6.xlarge' } })).toThrow(/g6\.xlarge is not an instance family the training image runs on.*CUDA 11\.2/);
   });
 });
 
