@@ -2,12 +2,14 @@
 // under /runs/* straight from the artifacts bucket (same origin, so no CORS, and a new run shows up without
 // a site rebuild). Both buckets are private and reached through Origin Access Control.
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, Validations } from 'aws-cdk-lib';
+import { Annotations, Aws, Duration, Fn, Stack, Validations } from 'aws-cdk-lib';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import * as s3deploy from 'aws-cdk-lib/aws-s3-deployment';
 import { Construct } from 'constructs';
+import { RUNS_PREFIX } from './glo-buckets.ts';
 import { bucketObjectsFinding } from './nag-findings.ts';
 
 export interface SiteHostingProps {
@@ -61,6 +63,20 @@ const bucketDeploymentAcknowledgements = (siteBucket: s3.IBucket): Record<string
   'AwsSolutions-L1': 'BucketDeployment handler: its Python runtime is chosen and bundled by aws-cdk-lib (moves with aws-cdk-lib upgrades), not by this stack.',
 });
 
+/**
+ * CloudFront policies and origin access controls are named per account, not per region or stack, and CDK's
+ * default names come from the construct path alone: the same stack deployed to a second region would collide.
+ * The stack's name and the region make each name unique. (CloudFront Functions get the region from CDK already.)
+ */
+export function accountUniqueName(scope: Construct, part: string, maxLength: number): string {
+  const longestRegion = 16; // ap-southeast-4 and its kin are 14
+  const stackName = Stack.of(scope).stackName.slice(0, Math.max(1, maxLength - part.length - longestRegion - 2));
+  return Fn.join('-', [stackName, Aws.REGION, part]);
+}
+
+/** Files of a run folder the site never reads (training/trainer/checkpoint.ts, run-output.ts, pipeline/job.ts). */
+export const UNPUBLISHED_RUN_FILES = ['checkpoint/*', 'failure.json', '.glo-lock.json'] as const;
+
 export const DIRECTORY_INDEX_FUNCTION_FILE = fileURLToPath(new URL('../functions/directory-index.js', import.meta.url));
 
 export class SiteHosting extends Construct {
@@ -77,6 +93,7 @@ export class SiteHosting extends Construct {
     });
 
     const securityHeaders = new cloudfront.ResponseHeadersPolicy(this, 'SecurityHeaders', {
+      responseHeadersPolicyName: accountUniqueName(this, 'security-headers', 128),
       comment: 'glo: security headers and a CSP that lets tfjs run',
       securityHeadersBehavior: {
         contentSecurityPolicy: { contentSecurityPolicy: CONTENT_SECURITY_POLICY, override: true },
@@ -100,12 +117,38 @@ export class SiteHosting extends Construct {
     // "no runs yet" (no runs/index.json) from a broken deployment. Requests never reach the bucket root, so
     // nothing can be listed through CloudFront.
     const accessLevels = [cloudfront.AccessLevel.READ, cloudfront.AccessLevel.LIST];
-    const siteOrigin = origins.S3BucketOrigin.withOriginAccessControl(props.siteBucket, { originAccessLevels: accessLevels });
-    const runsOrigin = origins.S3BucketOrigin.withOriginAccessControl(props.artifactsBucket, { originAccessLevels: accessLevels });
+    const accessControl = (id: string, part: string) =>
+      new cloudfront.S3OriginAccessControl(this, id, { originAccessControlName: accountUniqueName(this, part, 64) });
+    const siteOrigin = origins.S3BucketOrigin.withOriginAccessControl(props.siteBucket, {
+      originAccessLevels: accessLevels,
+      originAccessControl: accessControl('SiteAccess', 'site'),
+    });
+    const runsOrigin = origins.S3BucketOrigin.withOriginAccessControl(props.artifactsBucket, {
+      originAccessLevels: accessLevels,
+      originAccessControl: accessControl('RunsAccess', 'runs'),
+    });
+    // The origin's grant covers the whole artifacts bucket; the site needs published run files only. CloudFront
+    // may not read outside runs/, nor a run's checkpoint, failure record or trainer lock (a job's internals,
+    // written before the run is published): the viewer gets 403 for those.
+    props.artifactsBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudFrontReadsRunsOnly',
+      effect: iam.Effect.DENY,
+      principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+      actions: ['s3:GetObject'],
+      notResources: [props.artifactsBucket.arnForObjects(`${RUNS_PREFIX}*`)],
+    }));
+    props.artifactsBucket.addToResourcePolicy(new iam.PolicyStatement({
+      sid: 'CloudFrontSkipsRunInternals',
+      effect: iam.Effect.DENY,
+      principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+      actions: ['s3:GetObject'],
+      resources: UNPUBLISHED_RUN_FILES.map((pattern) => props.artifactsBucket.arnForObjects(`${RUNS_PREFIX}*/${pattern}`)),
+    }));
 
     // The run index and manifests change when a run is published: short cache. Everything else in a run
     // folder is written once under a fresh run id: the managed long cache (1 day default, 1 year max).
     const shortCache = new cloudfront.CachePolicy(this, 'RunIndexCache', {
+      cachePolicyName: accountUniqueName(this, 'run-index-cache', 128),
       comment: 'glo: runs/index.json and manifests, refreshed soon after a run is published',
       defaultTtl: props.indexCacheTtl,
       maxTtl: props.indexCacheTtl,

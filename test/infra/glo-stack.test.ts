@@ -218,6 +218,8 @@ describe('job role', () => {
     expect(canDo('s3:GetObject', objects(datasetsArn, 'datasets/*'))).toBe(true);
     expect(canDo('s3:ListBucket', datasetsArn)).toBe(true);
     for (const action of ['s3:GetObject', 's3:PutObject', 's3:DeleteObject']) expect(canDo(action, objects(artifactsArn, 'runs/*'))).toBe(true);
+    // Exactly the calls the job makes: no wildcard actions, no legal holds, retention, tagging or ACLs.
+    expect([...new Set(grants.map((g) => g.action))].sort()).toEqual(['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   });
 });
 
@@ -294,6 +296,28 @@ describe('site hosting', () => {
         })]) },
       });
     }
+  });
+
+  it('respects "CloudFront reads published run files only" (not outside runs/, no checkpoint, failure record or lock)', () => {
+    const policy = ofType('AWS::S3::BucketPolicy').find(([, p]) => p.Properties.Bucket.Ref === id(stack.buckets.artifacts))![1];
+    const denies = policy.Properties.PolicyDocument.Statement.filter((st: Json) => st.Effect === 'Deny' && st.Principal?.Service === 'cloudfront.amazonaws.com');
+    const arn = { 'Fn::GetAtt': [id(stack.buckets.artifacts), 'Arn'] };
+    const objects = (suffix: string) => ({ 'Fn::Join': ['', [arn, `/${suffix}`]] });
+    expect(denies).toEqual([
+      expect.objectContaining({ Action: 's3:GetObject', NotResource: objects('runs/*') }),
+      expect.objectContaining({ Action: 's3:GetObject', Resource: [objects('runs/*/.glo-lock.json'), objects('runs/*/checkpoint/*'), objects('runs/*/failure.json')] }),
+    ]);
+  });
+
+  it('respects "a second deployment does not collide": account-wide CloudFront names carry the stack and the region', () => {
+    const names = [
+      only('AWS::CloudFront::ResponseHeadersPolicy').ResponseHeadersPolicyConfig.Name,
+      ...ofType('AWS::CloudFront::CachePolicy').map(([, p]) => p.Properties.CachePolicyConfig.Name),
+      ...ofType('AWS::CloudFront::OriginAccessControl').map(([, p]) => p.Properties.OriginAccessControlConfig.Name),
+    ];
+    expect(names).toHaveLength(4);
+    for (const name of names) expect(name).toEqual({ 'Fn::Join': ['-', ['Glo', { Ref: 'AWS::Region' }, expect.any(String)]] });
+    expect(new Set(names.map((n) => n['Fn::Join'][1][2])).size).toBe(4);
   });
 
   it('respects "security headers with a CSP that lets tfjs run"', () => {

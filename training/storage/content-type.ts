@@ -1,4 +1,5 @@
 import { contentType } from 'mime-types';
+import { posix } from 'node:path';
 
 /**
  * The Content-Type of a file by its extension (mime-db, through mime-types; text types with charset=utf-8),
@@ -8,4 +9,15 @@ import { contentType } from 'mime-types';
 export function contentTypeOf(name: string): string {
   const dot = name.lastIndexOf('.');
   return (dot > name.lastIndexOf('/') && contentType(name.slice(dot).toLowerCase())) || 'application/octet-stream';
+}
+
+/**
+ * The Cache-Control stored with a file, by its name. The runs index and a run's manifest change in place (a
+ * new run lands, a sampler is refitted): browsers must revalidate them ("no-cache"; ETags keep that cheap),
+ * or with no header they would guess a freshness from Last-Modified and hide a new run for hours. Everything
+ * else of a run is written once under a fresh run id and keeps the default (CloudFront's cache policy).
+ */
+export function cacheControlOf(name: string): string | undefined {
+  const base = posix.basename(name);
+  return base === 'index.json' || base === 'manifest.json' ? 'no-cache' : undefined;
 }

@@ -20,7 +20,7 @@ import {
   type Storage,
   type StorageObject,
 } from './storage.ts';
-import { contentTypeOf } from './content-type.ts';
+import { cacheControlOf, contentTypeOf } from './content-type.ts';
 import { errorNameOf, httpStatusOf, isNoSuchKey, sharedS3Client } from './s3-client.ts';
 
 export interface S3StorageOptions {
@@ -63,6 +63,12 @@ function s3Error(operation: string, uri: string, error: unknown): StorageError {
     hint = ' No AWS credentials were found: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY.';
   else if (/region is missing/i.test(message)) hint = ' Set AWS_REGION.';
   return new StorageError(`S3 ${operation} ${uri} failed: ${name}: ${message.replace(/\.$/, '')}.${hint}`, { cause: error });
+}
+
+/** What a GET of the object will answer with: its type, and for files that change in place, no-cache. */
+function objectHeaders(key: string): { ContentType: string; CacheControl?: string } {
+  const cacheControl = cacheControlOf(key);
+  return { ContentType: contentTypeOf(key), ...(cacheControl ? { CacheControl: cacheControl } : {}) };
 }
 
 export class S3Storage implements Storage {
@@ -115,7 +121,7 @@ export class S3Storage implements Storage {
   async write(key: string, data: Uint8Array | string): Promise<void> {
     const Key = this.objectKey(key);
     const Body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-    const params = { Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key) };
+    const params = { Bucket: this.bucket, Key, Body, ...objectHeaders(Key) };
     try {
       if (Body.byteLength < (this.options.multipartThresholdBytes ?? DEFAULT_MULTIPART_THRESHOLD)) {
         await this.client.send(new PutObjectCommand(params));
@@ -162,7 +168,7 @@ export class S3Storage implements Storage {
     const Body = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     const condition = etag === undefined ? { IfNoneMatch: '*' } : { IfMatch: etag };
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ContentType: contentTypeOf(Key), ...condition }));
+      await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key, Body, ...objectHeaders(Key), ...condition }));
       return true;
     } catch (error) {
       const status = httpStatusOf(error);

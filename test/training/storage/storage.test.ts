@@ -198,6 +198,16 @@ describe.each(backends)('$name respects the Storage contract', (backend) => {
       expect(await typeOf('latents.bin')).toBe('application/octet-stream');
     });
 
+    it('S3: the files that change in place (the runs index, manifests) are stored with Cache-Control: no-cache', async () => {
+      const storage = fresh() as S3Storage;
+      await storage.write('manifest.json', '{}');
+      await storage.writeIfUnchanged('index.json', '{}', undefined); // the runs index's conditional write
+      await storage.write('latents.bin', new Uint8Array([1]));
+      const cacheOf = async (key: string) =>
+        (await moto!.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: `${storage.prefix}/${key}` }))).CacheControl;
+      expect([await cacheOf('manifest.json'), await cacheOf('index.json'), await cacheOf('latents.bin')]).toEqual(['no-cache', 'no-cache', undefined]);
+    });
+
     it('S3: a missing bucket is a StorageError that says so, not a missing key', async () => {
       const missing = new S3Storage('s3://no-such-bucket-here/run');
       const error = await missing.read('manifest.json').catch((e: unknown) => e);
