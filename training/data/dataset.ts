@@ -327,9 +327,18 @@ async function checkFolder(folder: string): Promise<void> {
 // hoisted, nested or workspace installs alike.
 const require = createRequire(import.meta.url);
 
+/** Where an embedded set's file is; a clear error where the package is left out (the GPU training image). */
+function embeddedFile(set: string, file: string): string {
+  try {
+    return require.resolve(file);
+  } catch {
+    throw new Error(`The embedded "${set}" dataset is not installed here (${file.split('/')[0]} is missing; the training image leaves the demo sets out). Train on a folder or s3:// instead.`);
+  }
+}
+
 /** emoji-datasource-google: 3,786 RGBA 64x64 PNGs; label = the emoji's category in emoji.json. */
 async function emojiCandidates(settings: DecodeSettings): Promise<Candidate[]> {
-  const emojiJsonPath = require.resolve('emoji-datasource-google/emoji.json');
+  const emojiJsonPath = embeddedFile('emoji', 'emoji-datasource-google/emoji.json');
   const entries = JSON.parse(await readFile(emojiJsonPath, 'utf8')) as {
     image: string;
     category: string;
@@ -355,7 +364,7 @@ const MNIST_SIZE = 28;
  * sample (row-major 28x28, white digit on black), 10,000 samples in all. Names are '<digit>-<index>'.
  */
 async function mnistCandidates(settings: DecodeSettings): Promise<Candidate[]> {
-  const digitsFolder = path.join(path.dirname(require.resolve('mnist/package.json')), 'src', 'digits');
+  const digitsFolder = path.join(path.dirname(embeddedFile('mnist', 'mnist/package.json')), 'src', 'digits');
   const candidates: Candidate[] = [];
   for (let digit = 0; digit <= 9; digit++) {
     // Parsed here rather than require()d: require would pin ~60 MB of number arrays in its cache forever.
