@@ -12,15 +12,17 @@ import type { Construct } from 'constructs';
 import { DatasetTrigger } from './constructs/dataset-trigger.ts';
 import { GloBuckets } from './constructs/glo-buckets.ts';
 import { SiteHosting } from './constructs/site-hosting.ts';
-import { TrainingBatch } from './constructs/training-batch.ts';
+import { TrainingBatch, type Compute } from './constructs/training-batch.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Where the Astro build lands. */
 export const DEFAULT_SITE_DIST = path.join(REPO_ROOT, 'site', 'dist');
 /** Deployed instead of a missing default site/dist, so a fresh clone synthesizes (and says so). */
 export const SITE_PLACEHOLDER = fileURLToPath(new URL('./site-placeholder', import.meta.url));
-/** The training image: build context and Dockerfile, relative to the repository root. */
+/** The training images: build context the repository root, Dockerfiles relative to it. */
 export const TRAINING_DOCKERFILE = 'training/Dockerfile';
+/** The CPU image (glo:compute=cpu): npm packages only, the wasm backend with threads. */
+export const TRAINING_CPU_DOCKERFILE = 'training/Dockerfile.cpu';
 
 export interface GloStackProps extends StackProps {
   /**
@@ -29,15 +31,22 @@ export interface GloStackProps extends StackProps {
    * @default site/dist
    */
   readonly siteDist?: string;
-  /** Families in SUPPORTED_GPU_FAMILIES (constructs/training-batch.ts). @default ['g4dn.xlarge'] */
+  /**
+   * What the jobs run on: 'gpu' (tfjs-node-gpu, CUDA) or 'cpu' (the wasm backend with threads, an image built
+   * from npm packages alone: no CUDA, no libtensorflow download). @default 'gpu'
+   */
+  readonly compute?: Compute;
+  /** With compute 'gpu': families in SUPPORTED_GPU_FAMILIES (constructs/training-batch.ts). @default ['g4dn.xlarge'] */
   readonly gpuInstanceTypes?: string[];
+  /** With compute 'cpu': x86 C, M or R families. @default ['c7i.xlarge', 'c6i.xlarge', 'c6a.xlarge'] */
+  readonly cpuInstanceTypes?: string[];
   /** Run on spot first and fall back to on-demand; false: on-demand only. @default true */
   readonly spot?: boolean;
   /** Max vCPUs of each compute environment (4 per xlarge instance, so 8 = two jobs at once). @default 8 */
   readonly maxVcpus?: number;
   /** vCPUs reserved by one job (a g4dn/g5.xlarge has 4). @default 4 */
   readonly jobVcpus?: number;
-  /** Memory of one job in MiB, below the smallest instance's RAM (g4dn.xlarge: 16 GiB). @default 14336 */
+  /** Memory of one job in MiB, below the smallest instance's RAM (g4dn.xlarge: 16 GiB, c7i.xlarge: 8 GiB). @default 14336 on GPU, 6144 on CPU */
   readonly jobMemoryMiB?: number;
   /** Wall-clock limit of one attempt. @default 4 hours */
   readonly jobTimeout?: Duration;
@@ -69,16 +78,19 @@ export class GloStack extends Stack {
 
     this.buckets = new GloBuckets(this, 'Buckets');
 
+    const compute = props.compute ?? 'gpu';
+    const dockerfile = compute === 'gpu' ? TRAINING_DOCKERFILE : TRAINING_CPU_DOCKERFILE;
     this.training = new TrainingBatch(this, 'Training', {
       datasets: this.buckets.datasets,
       artifacts: this.buckets.artifacts,
       logsBucket: this.buckets.logs,
-      image: props.trainingImage ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { file: TRAINING_DOCKERFILE, platform: Platform.LINUX_AMD64 }),
-      gpuInstanceTypes: props.gpuInstanceTypes ?? ['g4dn.xlarge'],
+      image: props.trainingImage ?? ecs.ContainerImage.fromAsset(REPO_ROOT, { file: dockerfile, platform: Platform.LINUX_AMD64 }),
+      compute,
+      instanceTypes: compute === 'gpu' ? (props.gpuInstanceTypes ?? ['g4dn.xlarge']) : (props.cpuInstanceTypes ?? ['c7i.xlarge', 'c6i.xlarge', 'c6a.xlarge']),
       spot: props.spot ?? true,
       maxVcpus: props.maxVcpus ?? 8,
       jobVcpus: props.jobVcpus ?? 4,
-      jobMemoryMiB: props.jobMemoryMiB ?? 14336,
+      jobMemoryMiB: props.jobMemoryMiB ?? (compute === 'gpu' ? 14336 : 6144),
       jobTimeout: props.jobTimeout ?? Duration.hours(4),
       jobAttempts: props.jobAttempts ?? 3,
       runnableTimeout: props.runnableTimeout ?? Duration.hours(2),

@@ -34,7 +34,9 @@ const priceClass = z.enum(priceClasses, { error: `expected one of ${priceClasses
  * to 24 hours for a job-state time limit.
  */
 const CONTEXT = {
+  compute: ['glo:compute', z.enum(['gpu', 'cpu'], { error: 'expected gpu or cpu.' })],
   gpuInstanceTypes: ['glo:gpuInstanceTypes', instanceTypes],
+  cpuInstanceTypes: ['glo:cpuInstanceTypes', instanceTypes],
   spot: ['glo:spot', trueOrFalse],
   maxVcpus: ['glo:maxVcpus', wholeNumber(1, 10_000)],
   jobVcpus: ['glo:jobVcpus', wholeNumber(1, 192)],

@@ -1,4 +1,4 @@
-// GPU training on AWS Batch: a VPC without NAT (instances get public IPs and reach S3/ECR directly), a spot
+// Training on AWS Batch (GPU instances, or CPU ones with glo:compute=cpu): a VPC without NAT (instances get public IPs and reach S3/ECR directly), a spot
 // compute environment first and an on-demand one second (both scale to zero), one job queue, and the job
 // definition `glo job` runs under. The job definition's command, environment and parameters are the contract
 // with training/cli/commands/job.ts (the pipeline's rehearsal test reads them from the synthesized template).
@@ -14,15 +14,19 @@ import { Construct } from 'constructs';
 import { DATASETS_PREFIX, RUNS_PREFIX } from './glo-buckets.ts';
 import { bucketObjectsFinding } from './nag-findings.ts';
 
+export type Compute = 'gpu' | 'cpu';
+
 export interface TrainingBatchProps {
   readonly datasets: s3.IBucket;
   readonly artifacts: s3.IBucket;
   /** Destination of the VPC flow logs. */
   readonly logsBucket: s3.IBucket;
-  /** The training image (training/Dockerfile); its ENTRYPOINT runs the glo CLI. */
+  /** The training image (training/Dockerfile, or Dockerfile.cpu); its ENTRYPOINT runs the glo CLI. */
   readonly image: ecs.ContainerImage;
-  /** GPU instance types the compute environments may launch; each must have at least 1 GPU. */
-  readonly gpuInstanceTypes: string[];
+  /** GPU jobs (tfjs-node-gpu, one GPU each) or CPU jobs (the wasm backend, one thread per vCPU). */
+  readonly compute: Compute;
+  /** Instance types the compute environments may launch: SUPPORTED_GPU_FAMILIES for GPU, x86 C/M/R for CPU. */
+  readonly instanceTypes: string[];
   /** Spot compute environment first, on-demand second; false: on-demand only. */
   readonly spot: boolean;
   /** Upper bound of each compute environment (and so of concurrent jobs x vCPUs per job). */
@@ -52,9 +56,12 @@ export class TrainingBatch extends Construct {
 
   constructor(scope: Construct, id: string, props: TrainingBatchProps) {
     super(scope, id);
-    if (props.gpuInstanceTypes.length === 0) throw new Error('TrainingBatch: gpuInstanceTypes is empty; give at least one GPU instance type, e.g. g4dn.xlarge.');
-    for (const type of props.gpuInstanceTypes) {
-      if (!isSupportedGpuInstance(type)) {
+    const gpu = props.compute === 'gpu';
+    if (props.instanceTypes.length === 0) throw new Error(`TrainingBatch: instanceTypes is empty; give at least one, e.g. ${gpu ? 'g4dn.xlarge' : 'c7i.xlarge'}.`);
+    for (const type of props.instanceTypes) {
+      if (!gpu) {
+        if (!isX86CpuInstance(type)) throw new Error(`TrainingBatch: ${type} is not an x86 compute, general-purpose or memory instance (C, M or R family) for CPU jobs; use e.g. c7i.xlarge.`);
+      } else if (!isSupportedGpuInstance(type)) {
         throw new Error(`TrainingBatch: ${type} is not an instance family the training image runs on: it needs an x86 CPU and an NVIDIA GPU ` +
           `that CUDA 11.2 knows (${SUPPORTED_GPU_FAMILIES.join(', ')}); use e.g. g4dn.xlarge.`);
       }
@@ -91,19 +98,20 @@ export class TrainingBatch extends Construct {
       vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC },
       spot,
       allocationStrategy: spot ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
-      instanceTypes: props.gpuInstanceTypes.map((type) => new ec2.InstanceType(type)),
-      // Otherwise Batch adds the CPU-only optimal families and GPU jobs could never land there.
+      instanceTypes: props.instanceTypes.map((type) => new ec2.InstanceType(type)),
+      // Otherwise Batch adds its "optimal" families: CPU-only for GPU jobs, and older ones than asked for.
       useOptimalInstanceClasses: false,
-      // The default GPU image is the retiring Amazon Linux 2 one.
-      images: [{ imageType: batch.EcsMachineImageType.ECS_AL2023_NVIDIA }],
+      // The default images are the retiring Amazon Linux 2 ones.
+      images: [{ imageType: gpu ? batch.EcsMachineImageType.ECS_AL2023_NVIDIA : batch.EcsMachineImageType.ECS_AL2023 }],
       minvCpus: 0,
       maxvCpus: props.maxVcpus,
       instanceRole,
       launchTemplate,
     });
     const computeEnvironments: batch.OrderedComputeEnvironment[] = [];
-    if (props.spot) computeEnvironments.push({ computeEnvironment: computeEnvironment('SpotGpu', true), order: 1 });
-    computeEnvironments.push({ computeEnvironment: computeEnvironment('OnDemandGpu', false), order: computeEnvironments.length + 1 });
+    const kind = gpu ? 'Gpu' : 'Cpu';
+    if (props.spot) computeEnvironments.push({ computeEnvironment: computeEnvironment(`Spot${kind}`, true), order: 1 });
+    computeEnvironments.push({ computeEnvironment: computeEnvironment(`OnDemand${kind}`, false), order: computeEnvironments.length + 1 });
     // The L2 references the launch template without a version, which Batch reads as "the default version at
     // creation": a changed user data would never reach new instances. Pin the latest version, so a change
     // updates the compute environments (an infrastructure update Batch applies to new instances).
@@ -144,14 +152,8 @@ export class TrainingBatch extends Construct {
 
     this.logGroup = new logs.LogGroup(this, 'JobLogs', { retention: props.logRetention, removalPolicy: RemovalPolicy.DESTROY });
 
-    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
-      image: props.image,
-      gpu: 1,
-      cpu: props.jobVcpus,
-      memory: Size.mebibytes(props.jobMemoryMiB),
-      command: ['job', '--bucket', 'Ref::bucket', '--key', 'Ref::key'],
-      environment: {
-        GLO_ARTIFACTS: `s3://${props.artifacts.bucketName}/${RUNS_PREFIX.slice(0, -1)}`,
+    const backendEnvironment: Record<string, string> = gpu
+      ? {
         GLO_REQUIRE_GPU: '1',
         GLO_BACKEND: 'tensorflow-gpu',
         TF_FORCE_GPU_ALLOW_GROWTH: 'true',
@@ -159,9 +161,21 @@ export class TrainingBatch extends Construct {
         // TensorFlow's kernels, so the cache would be evicted while it fills.
         CUDA_CACHE_PATH: CUDA_CACHE.containerPath,
         CUDA_CACHE_MAXSIZE: String(4 * 1024 ** 3),
+      }
+      // One wasm thread per reserved vCPU.
+      : { GLO_BACKEND: 'wasm', GLO_THREADS: String(props.jobVcpus) };
+    const container = new batch.EcsEc2ContainerDefinition(this, 'Container', {
+      image: props.image,
+      gpu: gpu ? 1 : undefined,
+      cpu: props.jobVcpus,
+      memory: Size.mebibytes(props.jobMemoryMiB),
+      command: ['job', '--bucket', 'Ref::bucket', '--key', 'Ref::key'],
+      environment: {
+        GLO_ARTIFACTS: `s3://${props.artifacts.bucketName}/${RUNS_PREFIX.slice(0, -1)}`,
+        ...backendEnvironment,
         AWS_REGION: Stack.of(this).region,
       },
-      volumes: [batch.EcsVolume.host({ name: 'cuda-cache', hostPath: CUDA_CACHE.hostPath, containerPath: CUDA_CACHE.containerPath })],
+      volumes: gpu ? [batch.EcsVolume.host({ name: 'cuda-cache', hostPath: CUDA_CACHE.hostPath, containerPath: CUDA_CACHE.containerPath })] : undefined,
       jobRole: this.jobRole,
       logging: LogDriver.awsLogs({ logGroup: this.logGroup, streamPrefix: 'glo' }),
     });
@@ -204,6 +218,11 @@ export const SUPPORTED_GPU_FAMILIES = ['g4dn', 'g5', 'p3', 'p3dn', 'p4d', 'p4de'
 
 export function isSupportedGpuInstance(instanceType: string): boolean {
   return (SUPPORTED_GPU_FAMILIES as readonly string[]).includes(instanceType.split('.')[0]);
+}
+
+/** x86 compute-optimized, general-purpose and memory-optimized families (c5, c6i, c6a, c7i, c7a, m6i, r7i, ...), not Graviton. */
+export function isX86CpuInstance(instanceType: string): boolean {
+  return /^[cmr][5-8][ain]?$/.test(instanceType.split('.')[0]);
 }
 
 /** Where CUDA keeps its JIT-compiled kernels: a host folder, so one instance compiles them once, not per job. */

