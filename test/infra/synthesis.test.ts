@@ -2,7 +2,7 @@
 // cdk-nag attached and no credentials, and cfn-lint accepts the CloudFormation template it wrote. Plus
 // cdk-nag's part on its own: zero unacknowledged findings, and it really is watching.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -19,8 +19,9 @@ const outdir = mkdtempSync(path.join(os.tmpdir(), 'glo-cdk-out-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 describe('cdk-nag AwsSolutions', () => {
-  it('respects "zero unacknowledged findings"', SLOW, () => {
+  it('respects "zero unacknowledged findings", on GPU and with glo:compute=cpu', SLOW, () => {
     expect(() => Template.fromStack(buildGloStack({ nag: true }).stack)).not.toThrow();
+    expect(() => Template.fromStack(buildGloStack({ nag: true, context: { 'glo:compute': 'cpu' } }).stack)).not.toThrow();
   });
 
   it('respects "a new finding fails synthesis" (the checks are attached and enforced)', SLOW, () => {
@@ -68,8 +69,11 @@ describe('cdk synth', () => {
       throw new Error('cfn-lint is not installed (or not on PATH): install it with `pip install cfn-lint` (CI: .ci/run does). ' +
         'This test must not pass without linting the template.');
     }
+    // The CPU variant's template too (glo:compute=cpu).
+    const cpuTemplate = path.join(outdir, 'Glo-cpu.template.json');
+    writeFileSync(cpuTemplate, JSON.stringify(Template.fromStack(buildGloStack({ context: { 'glo:compute': 'cpu' } }).stack).toJSON()));
     // W3005: the two DependsOn that CDK writes next to an implicit Ref (harmless, generated).
-    const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', template], { encoding: 'utf8' });
+    const lint = spawnSync('cfn-lint', ['--ignore-checks', 'W3005', '--', template, cpuTemplate], { encoding: 'utf8' });
     expect(lint.status, `${version}\n${lint.stdout}${lint.stderr}`).toBe(0);
   });
 });
