@@ -2,7 +2,7 @@
 // SIGTERM (ECS StopTask: a job timeout, a terminate) checkpoints at once; a spot reclaim sends a Batch job no
 // signal at all (the instance just goes: SIGKILL here), so the retry resumes from the checkpoint the job writes
 // every checkpointMinutes. The real binary, against moto_server.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { parseManifest } from '../../training/glo/manifest.ts';
 import { parseRunsIndex } from '../../training/glo/runs-index.ts';
 import type { FailureRecord } from '../../training/pipeline/job.ts';
@@ -17,6 +17,10 @@ let moto: Moto;
 
 beforeAll(async () => {
   moto = await startMoto();
+});
+// Each test starts from empty buckets: one's published run must not show up in the next one's listing.
+beforeEach(async () => {
+  await moto.reset();
   await moto.createBucket(datasets);
   await moto.createBucket(artifacts);
 });
