@@ -7,18 +7,29 @@ import { bilinearGrid } from '../../site/src/lib/grid.ts';
 import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, valuesToRgba } from '../../site/src/lib/images.ts';
 import { valueToByte } from '../../training/glo/pixels.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
-import { decodePermalink, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
+import { decodeMask, decodePermalink, encodeMask, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
 import { countingFetch, loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
 import { backendFromQuery } from '../../site/src/lib/tf.ts';
 
 describe('permalink', () => {
   it('round-trips every field of the state', () => {
-    const state = { run: 'emoji-quick', view: 'morph' as const, a: { image: 12 }, b: { classMean: 3 }, c: { image: 0 }, d: { image: 7 }, t: 0.25, mode: 'lerp' as const, steps: 9, seed: 42, temp: 0.7, cls: 'Animals & Nature', page: 3 };
+    const state = { run: 'emoji-quick', view: 'morph' as const, a: { image: 12 }, b: { classMean: 3 }, c: { image: 0 }, d: { image: 7 }, t: 0.25, mode: 'lerp' as const, steps: 9, seed: 42, temp: 0.7, cls: 'Animals & Nature', page: 3,
+      side: 5, damage: 'noise' as const, noise: 0.35, factor: 4, mask: encodeMask(Float32Array.from({ length: 16 }, (_, i) => i % 3 ? 1 : 0)), iters: 120 };
     expect(decodePermalink(encodePermalink(state))).toEqual(state);
+  });
+
+  it('packs an Edit mask into 1 bit a pixel and reads it back only at its own size', () => {
+    const keep = Float32Array.from({ length: 32 * 32 }, (_, i) => (i * 7919) % 5 > 1 ? 1 : 0);
+    const text = encodeMask(keep);
+    expect(text).toMatch(/^[A-Za-z0-9_-]{171}$/); // 128 bytes
+    expect(decodeMask(text, 32 * 32)).toEqual(keep);
+    expect(decodeMask(text, 64 * 64)).toBeUndefined();
+    expect(decodeMask('not base64!', 16)).toBeUndefined();
   });
 
   it('drops values that do not parse, so the view falls back to its default', () => {
     expect(decodePermalink('?run=../etc&view=admin&a=-1&b=x3&t=1.5&mode=cubic&steps=1&seed=-4&temp=0&page=1.5')).toEqual({});
+    expect(decodePermalink('?side=13&damage=blur&noise=2&factor=1&mask=a%2Bb&iters=0')).toEqual({});
     expect(decodePermalink('?t=&seed=')).toEqual({});
   });
 

@@ -187,7 +187,7 @@ describe('the demo site on a trained run', () => {
   });
 
   it('fills the interpolation grid bilinearly between four images', async () => {
-    await open(`run=${fixtureRunId}&view=grid&a=0&b=5&c=10&d=20&steps=3`, 'grid');
+    await open(`run=${fixtureRunId}&view=grid&a=0&b=5&c=10&d=20&side=3`, 'grid');
     const cells = await canvases('canvas[data-grid-cell]');
     expect(cells).toHaveLength(9);
     const [a, b, c, d] = [0, 5, 10, 20].map((i) => reference.code(i));

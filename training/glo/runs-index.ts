@@ -20,10 +20,17 @@ export const runsIndexEntrySchema = z.strictObject({
   pcaReconstructionPsnr: z.number(),
 });
 
+export const unreadableRunSchema = z.strictObject({
+  runId: z.string().describe('A run folder with a manifest.json that could not be read.'),
+  problem: z.string().describe('Why, as glo serve found it (the site shows the run\'s own error when it is opened).'),
+});
+
 export const runsIndexSchema = z.strictObject({
   format: z.literal(RUNS_INDEX_FORMAT),
   formatVersion: z.literal(RUNS_INDEX_VERSION),
   runs: z.array(runsIndexEntrySchema),
+  unreadable: z.array(unreadableRunSchema).optional()
+    .describe('Only in a local index (glo serve): run folders whose manifest is broken, so the site can list them with the reason.'),
 });
 
 export type RunsIndexEntry = z.infer<typeof runsIndexEntrySchema>;

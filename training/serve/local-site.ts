@@ -32,21 +32,29 @@ export async function updateRunsIndex(runs: string): Promise<RunsIndex> {
       }
     }
     index = { ...index, runs: index.runs.filter((r) => existsSync(path.join(runs, r.runId, 'manifest.json'))) };
+    // Broken runs are listed too, with the reason, so the site's picker can show them (and opening one shows the
+    // site's own message), not only this terminal.
+    const unreadable: { runId: string; problem: string }[] = [];
     for (const entry of readdirSync(runs, { withFileTypes: true })) {
       const manifestFile = path.join(runs, entry.name, 'manifest.json');
       if (!entry.isDirectory() || !existsSync(manifestFile)) continue;
       try {
         const manifest = parseManifest(JSON.parse(await readFile(manifestFile, 'utf8')), manifestFile);
         if (manifest.runId !== entry.name) {
-          process.stderr.write(`${manifestFile}: run id "${manifest.runId}" differs from its folder name; skipped (the site finds runs by folder).\n`);
+          const problem = `its manifest names run "${manifest.runId}", not its folder's name (the site finds runs by folder)`;
+          process.stderr.write(`${manifestFile}: ${problem}; not listed as a run.\n`);
+          unreadable.push({ runId: entry.name, problem });
           continue;
         }
         index = withRun(index, runsIndexEntry(manifest));
       } catch (e) {
-        process.stderr.write(`${manifestFile}: ${(e as Error).message}; skipped.\n`);
+        const problem = (e as Error).message.replace(`${manifestFile}: `, '').replace(`${manifestFile} `, 'the manifest ');
+        process.stderr.write(`${manifestFile}: ${(e as Error).message}; not listed as a run.\n`);
+        unreadable.push({ runId: entry.name, problem: problem.length > 300 ? `${problem.slice(0, 300)}…` : problem });
       }
     }
-    return index;
+    const { unreadable: _previous, ...rest } = index;
+    return unreadable.length ? { ...rest, unreadable: unreadable.sort((a, b) => a.runId.localeCompare(b.runId)) } : rest;
   });
 }
 

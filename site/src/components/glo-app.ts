@@ -71,6 +71,8 @@ export class GloApp extends HTMLElement {
       const index = await loadRunsIndex(this.runsUrl);
       this.select.replaceChildren(
         ...index.runs.map((r) => new Option(`${r.runId} (${r.dataset}, ${r.imageCount} images, ${r.reconstructionPsnr.toFixed(1)} dB)`, r.runId)),
+        // Runs glo serve found broken: listed with the reason; opening one shows the page's message for it.
+        ...(index.unreadable ?? []).map((r) => Object.assign(new Option(`${r.runId} (cannot be opened: ${r.problem})`, r.runId), { title: r.problem })),
       );
       const wanted = this.permalink.state.run ?? index.runs[0].runId;
       if (!index.runs.some((r) => r.runId === wanted)) this.select.append(new Option(`${wanted} (not in the index)`, wanted));
@@ -166,6 +168,8 @@ export class GloApp extends HTMLElement {
   }
 
   showView(name: ViewName, record = true): void {
+    // The nearest-images panel describes the previous view's image: not this one's.
+    if (this.permalink.state.view !== name) this.nearest?.clear();
     for (const tab of this.tabs) {
       const selected = tab.dataset.view === name;
       tab.setAttribute('aria-selected', String(selected));

@@ -73,15 +73,19 @@ export class GloEdit extends ViewElement {
       h('legend', {}, '1. Image'),
       h('label', { for: 'edit-index' }, 'Training image #', this.indexInput),
       h('label', { for: 'edit-upload' }, 'Or upload a picture', this.uploadInput),
-      h('span', { class: 'hint' }, 'Uploads are centre-cropped and resized to the run\'s size.'),
+      h('span', { class: 'hint' }, 'Uploads are centre-cropped and resized to the run\'s size; a link cannot carry an upload (it keeps the damage and steps).'),
     );
     this.damage = new DamageControls({
-      onChange: () => this.guard(() => this.redamage()),
+      // The damage, its settings and the noise seed (which also seeds the restoration's starts) go into the
+      // permalink, so a shared link reproduces the damaged image.
+      onChange: () => {
+        this.context?.permalink.update(this.damage.permalinkState());
+        this.guard(() => this.redamage());
+      },
       onStrokeStart: () => this.cancel(),
-      // The noise seed (which also seeds the restoration's starts) goes into the permalink, like the other views' seeds.
-      onSeed: (seed) => this.context?.permalink.update({ seed }),
     });
     this.restorePanel = new RestorePanel();
+    this.restorePanel.onStepsChange((iters) => this.context?.permalink.update({ iters }));
 
     const figure = (name: string, caption: HTMLElement | string, ...extra: Node[]) => {
       const canvas = h('canvas', { class: 'image edit-big', role: 'img', 'aria-label': `${name} image`, [`data-${name.toLowerCase()}`]: true });
@@ -123,7 +127,8 @@ export class GloEdit extends ViewElement {
     this.cancel();
     this.indexInput.max = String(run.tileCount - 1);
     this.picker.setRun(run);
-    this.damage.setRun(run.shape, context.permalink.state.seed);
+    this.damage.setRun(run.shape, context.permalink.state);
+    if (context.permalink.state.iters !== undefined) this.restorePanel.requestedSteps = context.permalink.state.iters;
     const a = context.permalink.state.a;
     const start = a && 'image' in a && a.image < run.tileCount ? a.image : 0;
     if (signal.aborted) return;

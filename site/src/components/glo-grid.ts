@@ -29,7 +29,7 @@ export class GloGrid extends ViewElement {
       onRandom: () => this.context && this.update(randomChoices(this.context.run, [...slots])),
     });
     this.side = h('input', { type: 'number', min: 2, max: 12, value: 6, 'data-grid-side': true });
-    this.side.addEventListener('change', () => this.update({ steps: Math.min(12, Math.max(2, Math.round(Number(this.side.value)) || 6)) }));
+    this.side.addEventListener('change', () => this.update({ side: Math.min(12, Math.max(2, Math.round(Number(this.side.value)) || 6)) }));
     this.corners = h('p', { class: 'hint' });
     this.grid = h('div', { class: 'interp-grid', role: 'group', 'aria-label': 'Interpolation grid' });
     this.append(this.picker.element, h('div', { class: 'toolbar' }, h('label', {}, 'Grid side', this.side)), this.corners, this.grid);
@@ -39,7 +39,7 @@ export class GloGrid extends ViewElement {
   protected async render(context: ViewContext, signal: AbortSignal): Promise<void> {
     const { run, permalink } = context;
     const choices = choicesFor(run, permalink.state, [...slots]);
-    const side = Math.min(12, permalink.state.steps ?? 6);
+    const side = Math.min(12, permalink.state.side ?? 6);
     this.side.value = String(side);
     this.picker.setRun(run);
     this.picker.setChosen(choices);

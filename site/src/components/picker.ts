@@ -69,7 +69,15 @@ export class Picker {
     );
   }
 
+  /**
+   * The view calls this on every render; only a new run resets the search and the page (a pick re-renders the
+   * view, and the gallery must stay where the user was).
+   */
   setRun(run: LoadedRun): void {
+    if (run === this.run) {
+      this.refresh();
+      return;
+    }
     this.run = run;
     this.page = 0;
     this.search.value = '';

@@ -24,8 +24,10 @@ export interface PermalinkState {
   /** Morph position in [0, 1]. */
   t?: number;
   mode?: 'lerp' | 'slerp';
-  /** Morph strip length / grid side. */
+  /** Morph strip length. */
   steps?: number;
+  /** Grid side (its own key: a 12-frame strip must not open a 12 x 12 grid). */
+  side?: number;
   seed?: number;
   /** Sampling temperature (scale of the prior's spread), > 0. */
   temp?: number;
@@ -33,6 +35,13 @@ export interface PermalinkState {
   cls?: string;
   /** Reconstructions page (0-based). */
   page?: number;
+  /** Edit: the damage, its noise sigma or downsampling factor, the painted mask, and the restoration's steps. */
+  damage?: 'mask' | 'noise' | 'downsample';
+  noise?: number;
+  factor?: number;
+  /** Known pixels, 1 bit each, row-major, base64url (see encodeMask). */
+  mask?: string;
+  iters?: number;
 }
 
 const choiceKeys = ['a', 'b', 'c', 'd'] as const;
@@ -84,10 +93,45 @@ export function decodePermalink(search: string): PermalinkState {
   if (cls) state.cls = cls;
   const page = number(q.get('page'), isInt(0, 1e9));
   if (page !== undefined) state.page = page;
+  const side = number(q.get('side'), isInt(2, 12));
+  if (side !== undefined) state.side = side;
+  const damage = q.get('damage');
+  if (damage === 'mask' || damage === 'noise' || damage === 'downsample') state.damage = damage;
+  const noise = number(q.get('noise'), (n) => n > 0 && n <= 1);
+  if (noise !== undefined) state.noise = noise;
+  const factor = number(q.get('factor'), isInt(2, 64));
+  if (factor !== undefined) state.factor = factor;
+  const mask = q.get('mask');
+  if (mask && /^[A-Za-z0-9_-]{1,2800}$/.test(mask)) state.mask = mask;
+  const iters = number(q.get('iters'), isInt(1, 5000));
+  if (iters !== undefined) state.iters = iters;
   return state;
 }
 
-const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'seed', 'temp', 'cls', 'page'] as const;
+const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', 'seed', 'temp', 'cls', 'page', 'damage', 'noise', 'factor', 'mask', 'iters'] as const;
+
+/** A mask of [size * size] known (1) / hidden (0) pixels as 1 bit each, base64url: 171 characters at 32 px. */
+export function encodeMask(keep: ArrayLike<number>): string {
+  const bytes = new Uint8Array(Math.ceil(keep.length / 8));
+  for (let i = 0; i < keep.length; i++) if (keep[i] > 0.5) bytes[i >> 3] |= 1 << (i & 7);
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+/** The inverse of encodeMask for `pixels` pixels; undefined when the text is not a mask of that size. */
+export function decodeMask(text: string, pixels: number): Float32Array | undefined {
+  let binary: string;
+  try {
+    binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  } catch {
+    return undefined;
+  }
+  if (binary.length !== Math.ceil(pixels / 8)) return undefined;
+  const keep = new Float32Array(pixels);
+  for (let i = 0; i < pixels; i++) keep[i] = (binary.charCodeAt(i >> 3) >> (i & 7)) & 1;
+  return keep;
+}
 
 /**
  * State -> query string: `state` is the whole state (its keys missing from it are removed from the query); other
@@ -100,7 +144,7 @@ export function encodePermalink(state: PermalinkState, base = ''): string {
     const value = state[key];
     if (value === undefined) q.delete(key);
     else if (typeof value === 'object') q.set(key, formatChoice(value));
-    else if (typeof value === 'number') q.set(key, String(key === 't' || key === 'temp' ? Math.round(value * 1000) / 1000 : value));
+    else if (typeof value === 'number') q.set(key, String(key === 't' || key === 'temp' || key === 'noise' ? Math.round(value * 1000) / 1000 : value));
     else q.set(key, value);
   }
   const text = q.toString();

@@ -99,7 +99,9 @@ export async function loadRunsIndex(baseUrl: string, fetchImpl: Fetch = fetch): 
     throw new RunLoadError(newer ? 'newer-version' : 'malformed', `${e.message} (${url})`, url);
   }
   if (index.runs.length === 0) {
-    throw new RunLoadError('empty-index', `The runs index at ${url} lists no runs yet. Train one with "npm start" or "glo train", then reload.`, url);
+    const broken = (index.unreadable ?? []).map((r) => `"${r.runId}" (${r.problem})`);
+    const detail = broken.length ? ` ${broken.length} run folder${broken.length === 1 ? '' : 's'} could not be read: ${broken.join('; ')}.` : '';
+    throw new RunLoadError('empty-index', `The runs index at ${url} lists no runs yet.${detail} Train one with "npm start" or "glo train", then reload.`, url);
   }
   return index;
 }

@@ -5,6 +5,7 @@
  */
 import { downsampleFactors, emptyMask, paintStroke, squareHole, type Damage, type DamageKind } from '../../lib/edit.ts';
 import { paint, valuesToRgba, type ImageShape } from '../../lib/images.ts';
+import { decodeMask, encodeMask, type PermalinkState } from '../../lib/permalink.ts';
 import { h } from '../view-base.ts';
 
 const KINDS = ['mask', 'noise', 'downsample'] as const;
@@ -19,8 +20,6 @@ export interface DamageControlsHooks {
   onChange: () => void;
   /** A stroke began: a restoration in flight is now stale. */
   onStrokeStart: () => void;
-  /** The noise seed changed (it also seeds the restoration's starts, and goes into the permalink). */
-  onSeed: (seed: number) => void;
 }
 
 export class DamageControls {
@@ -73,18 +72,32 @@ export class DamageControls {
     clear.addEventListener('click', () => this.setMask(emptyMask(this.shape.size)));
     for (const input of [this.noiseInput, this.seedInput, this.factorSelect]) input.addEventListener('change', () => hooks.onChange());
     this.noiseInput.addEventListener('input', () => hooks.onChange());
-    this.seedInput.addEventListener('change', () => hooks.onSeed(this.seed));
     this.updatePanels();
   }
 
-  /** A new run: its downsampling factors and a fresh square hole. */
-  setRun(shape: ImageShape, seed: number | undefined): void {
+  /** A new run: its downsampling factors, then the damage the permalink holds (else a square hole). */
+  setRun(shape: ImageShape, state: PermalinkState): void {
     this.shape = shape;
     const factors = downsampleFactors(shape.size);
     this.factorSelect.replaceChildren(...factors.map((f) => new Option(`${f}x (${shape.size / f} px)`, String(f))));
-    this.factorSelect.value = String(factors[1] ?? factors[0]);
-    this.keep = squareHole(shape.size, 0.4);
-    if (seed !== undefined) this.seedInput.value = String(seed);
+    this.factorSelect.value = String(state.factor !== undefined && factors.includes(state.factor) ? state.factor : (factors[1] ?? factors[0]));
+    this.keep = (state.mask !== undefined ? decodeMask(state.mask, shape.size * shape.size) : undefined) ?? squareHole(shape.size, 0.4);
+    if (state.seed !== undefined) this.seedInput.value = String(state.seed);
+    if (state.noise !== undefined) this.noiseInput.value = String(state.noise);
+    this.kind = state.damage ?? 'mask';
+    for (const input of this.kindInputs) input.checked = input.value === this.kind;
+    this.updatePanels();
+  }
+
+  /** What the permalink keeps of the damage: its kind and settings (the mask only when it is the damage). */
+  permalinkState(): Pick<PermalinkState, 'damage' | 'noise' | 'factor' | 'mask' | 'seed'> {
+    return {
+      damage: this.kind,
+      noise: this.kind === 'noise' ? Number(this.noiseInput.value) : undefined,
+      factor: this.kind === 'downsample' ? Number(this.factorSelect.value) : undefined,
+      mask: this.kind === 'mask' && this.keep ? encodeMask(this.keep) : undefined,
+      seed: this.seed,
+    };
   }
 
   get seed(): number {

@@ -41,9 +41,23 @@ export class RestorePanel {
     );
   }
 
+  /** The steps asked for (1..5000). */
+  get requestedSteps(): number {
+    return Math.max(1, Math.min(5000, Math.floor(Number(this.stepsInput.value) || restoreDefaults.steps)));
+  }
+
+  set requestedSteps(steps: number) {
+    this.stepsInput.value = String(steps);
+  }
+
+  /** Calls `listener` when the user changes the number of steps. */
+  onStepsChange(listener: (steps: number) => void): void {
+    this.stepsInput.addEventListener('change', () => listener(this.requestedSteps));
+  }
+
   /** A restoration starts: returns the number of steps asked for (1..5000). */
   begin(): number {
-    this.steps = Math.max(1, Math.min(5000, Math.floor(Number(this.stepsInput.value) || restoreDefaults.steps)));
+    this.steps = this.requestedSteps;
     this.restoreButton.disabled = true;
     this.cancelButton.disabled = false;
     this.progress.max = this.steps;
