@@ -24,12 +24,18 @@ import { launchChromium } from '../dev/chromium.ts';
 import { ensureSiteBuilt, repoRoot } from '../dev/site-build.ts';
 import { formatShippedJs, measureShippedJs } from './js-size.ts';
 
-type Backend = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+/** 'auto': no ?backend=, the page chooses (what a visitor gets); the figures say which it chose. */
+type Backend = 'auto' | 'webgpu' | 'webgl' | 'wasm' | 'cpu';
+const BACKENDS: Backend[] = ['auto', 'webgpu', 'webgl', 'wasm', 'cpu'];
 
 export interface BackendFigures {
   backend: Backend;
+  /** The backend the page ran on (for 'auto', the one it chose). */
+  chosen?: string;
   /** Why the backend could not run (no figures then). */
   unavailable?: string;
+  /** Navigation start to the first training image on screen (the Reconstructions view's left column). */
+  trainingImagesMs?: number;
   firstImageMs?: number;
   generateBatch1Ms?: number;
   generateBatch16Ms?: number;
@@ -65,11 +71,16 @@ async function benchRun(given: string | undefined): Promise<string> {
 
 // Page-side scripts are strings: functions compiled by tsx could reference helpers that do not exist in the page.
 
-/** Records when the first generated image (a reconstruction g(z_i)) enters the page, in ms since navigation. */
+/**
+ * Records when the first training image and the first generated image (a reconstruction g(z_i)) enter the page,
+ * in ms since navigation.
+ */
 const firstImageObserver = `
   new MutationObserver((_, observer) => {
+    if (window.__trainingImages === undefined && document.querySelector('canvas[data-train-index]')) window.__trainingImages = performance.now();
     if (window.__firstImage === undefined && document.querySelector('canvas[data-recon-index]')) {
       window.__firstImage = performance.now();
+      window.__trainingImages ??= window.__firstImage;
       observer.disconnect();
     }
   }).observe(document, { childList: true, subtree: true });
@@ -147,14 +158,16 @@ async function measure(browser: Browser, url: string, runId: string, backend: Ba
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
-  const timeout = backend === 'cpu' || backend === 'webgl' ? 600_000 : 180_000;
+  const timeout = backend === 'wasm' || backend === 'webgpu' ? 180_000 : 600_000;
   try {
     await page.addInitScript(firstImageObserver);
-    await page.goto(`${url}?run=${encodeURIComponent(runId)}&view=reconstructions&backend=${backend}`);
+    await page.goto(`${url}?run=${encodeURIComponent(runId)}&view=reconstructions${backend === 'auto' ? '' : `&backend=${backend}`}`);
     await page.waitForFunction('window.__firstImage !== undefined || !!document.querySelector("[data-error]:not([hidden])")', undefined, { timeout });
     const failure = await page.$eval('[data-error]', (e) => ((e as HTMLElement).hidden ? '' : (e.textContent ?? '')));
     if (failure) return { backend, unavailable: failure.trim(), errors };
     const figures: BackendFigures = { backend, errors };
+    figures.chosen = (await page.textContent('[data-backend]')) ?? undefined;
+    figures.trainingImagesMs = (await page.evaluate('window.__trainingImages')) as number;
     figures.firstImageMs = (await page.evaluate('window.__firstImage')) as number;
     figures.generateBatch1Ms = (await page.evaluate(generateScript(1))) as number;
     figures.generateBatch16Ms = (await page.evaluate(generateScript(16))) as number;
@@ -182,19 +195,19 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       run: { type: 'string' },
-      backends: { type: 'string', default: 'webgpu,webgl,wasm,cpu' },
+      backends: { type: 'string', default: BACKENDS.join(',') },
       steps: { type: 'string', default: '40' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('Usage: npm run bench:site -- [--run DIR] [--backends webgpu,webgl,wasm,cpu] [--steps 40] [--json]');
+    console.log(`Usage: npm run bench:site -- [--run DIR] [--backends ${BACKENDS.join(',')}] [--steps 40] [--json]`);
     return 0;
   }
   const backends = values.backends.split(',').map((b) => b.trim()) as Backend[];
-  const unknown = backends.filter((b) => !['webgpu', 'webgl', 'wasm', 'cpu'].includes(b));
-  if (unknown.length) throw new Error(`--backends: unknown ${unknown.join(', ')} (use webgpu, webgl, wasm, cpu).`);
+  const unknown = backends.filter((b) => !BACKENDS.includes(b));
+  if (unknown.length) throw new Error(`--backends: unknown ${unknown.join(', ')} (use ${BACKENDS.join(', ')}).`);
   const steps = Number(values.steps);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}.`);
 
@@ -221,11 +234,12 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ run: manifest.runId, machine: describeMachine(), chromium, results, js }, null, 2));
   } else {
     console.log(`\nChromium ${chromium} headless (SwiftShader where it draws with a GPU API)`);
-    console.log('| backend | first image (ms) | generate, batch 1 (ms) | generate, batch 16 (ms) | morph (frames/s) | inversion (steps/s) |');
-    console.log('|---|---|---|---|---|---|');
+    console.log('| backend | training images (ms) | first image (ms) | generate, batch 1 (ms) | generate, batch 16 (ms) | morph (frames/s) | inversion (steps/s) |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const r of results) {
-      if (r.unavailable) console.log(`| ${r.backend} | not available: ${r.unavailable.replace(/\|/g, '/')} | | | | |`);
-      else console.log(`| ${r.backend} | ${fmt(r.firstImageMs)} | ${fmt(r.generateBatch1Ms, 1)} | ${fmt(r.generateBatch16Ms, 1)} | ${fmt(r.morphFps, 1)} | ${fmt(r.inversionStepsPerSecond, 1)} |`);
+      const name = r.backend === 'auto' ? `auto (chose ${r.chosen ?? '?'})` : r.backend;
+      if (r.unavailable) console.log(`| ${name} | not available: ${r.unavailable.replace(/\|/g, '/')} | | | | | |`);
+      else console.log(`| ${name} | ${fmt(r.trainingImagesMs)} | ${fmt(r.firstImageMs)} | ${fmt(r.generateBatch1Ms, 1)} | ${fmt(r.generateBatch16Ms, 1)} | ${fmt(r.morphFps, 1)} | ${fmt(r.inversionStepsPerSecond, 1)} |`);
     }
     console.log('\nShipped JS (gzip -9):');
     console.log(formatShippedJs(js).join('\n'));

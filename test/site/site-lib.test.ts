@@ -9,7 +9,7 @@ import { valueToByte } from '../../training/glo/pixels.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
 import { decodeMask, decodePermalink, encodeMask, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
 import { countingFetch, loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
-import { backendFromQuery } from '../../site/src/lib/tf.ts';
+import { backendFromQuery, isSoftwareRenderer } from '../../site/src/lib/tf.ts';
 
 describe('permalink', () => {
   it('round-trips every field of the state', () => {
@@ -213,6 +213,15 @@ describe('backend choice', () => {
     expect(backendFromQuery('?backend=wasm')).toBe('wasm');
     expect(backendFromQuery('?backend=cuda')).toBeUndefined();
     expect(backendFromQuery('')).toBeUndefined();
+  });
+
+  it('knows software rasterizers by their renderer names, and real GPUs are not among them', () => {
+    for (const name of ['ANGLE (Google, Vulkan 1.3.0 (SwiftShader Device (Subzero) (0x0000C0DE)), SwiftShader driver)', 'llvmpipe (LLVM 15.0.6, 256 bits)', 'Mesa softpipe', 'Microsoft Basic Render Driver', 'lavapipe']) {
+      expect(isSoftwareRenderer(name), name).toBe(true);
+    }
+    for (const name of ['ANGLE (NVIDIA, NVIDIA GeForce RTX 3060 Direct3D11 vs_5_0 ps_5_0)', 'Apple M2', 'Mesa Intel(R) UHD Graphics 620 (KBL GT2)', 'AMD Radeon Pro 5500M OpenGL Engine']) {
+      expect(isSoftwareRenderer(name), name).toBe(false);
+    }
   });
 });
 

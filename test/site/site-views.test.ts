@@ -92,13 +92,25 @@ describe('the demo site on a trained run', () => {
     expect(watched.errors).toEqual([]);
   });
 
-  it('picks the best backend the browser has when none is forced, and shows it', async () => {
+  it('picks the fastest backend when none is forced: WebGL on a software rasterizer is passed over for wasm, and the page says why', async () => {
     const other = await watchedPage(browser);
     await other.page.goto(`${server.url}?run=${fixtureRunId}`);
     await waitForApp(other.page);
-    // Headless Chromium here has no WebGPU adapter but WebGL (SwiftShader): webgl is the best it offers.
-    expect(['webgpu', 'webgl']).toContain(await other.page.textContent('[data-backend]'));
+    // Headless Chromium here has no WebGPU adapter, and its WebGL is SwiftShader (the CPU): wasm is faster.
+    const renderer = await other.page.evaluate(() => {
+      const gl = document.createElement('canvas').getContext('webgl')!;
+      const info = gl.getExtension('WEBGL_debug_renderer_info');
+      return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    });
+    expect(renderer).toMatch(/SwiftShader/i);
+    expect(await other.page.textContent('[data-backend]')).toBe('wasm');
+    expect(await other.page.textContent('[data-backend-note]')).toMatch(/WebGL here is software \(.*SwiftShader.*\), so wasm is faster/);
     await other.page.waitForSelector('glo-reconstructions[data-state=ready]', { timeout: 60_000 });
+    // Forced, webgl is still used: the choice is only the page's default.
+    await other.page.goto(`${server.url}?run=${fixtureRunId}&backend=webgl`);
+    await waitForApp(other.page);
+    expect(await other.page.textContent('[data-backend]')).toBe('webgl');
+    expect(await other.page.textContent('[data-backend-note]')).toBe('');
     expect(other.errors).toEqual([]);
     await other.page.close();
   });

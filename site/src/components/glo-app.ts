@@ -79,7 +79,11 @@ export class GloApp extends HTMLElement {
       this.select.value = wanted;
       this.select.disabled = false;
       this.tf = await tfLoading;
-      this.querySelector('[data-backend]')!.textContent = this.tf.backend;
+      const backend = this.querySelector<HTMLElement>('[data-backend]')!;
+      backend.textContent = this.tf.backend;
+      if (this.tf.note) backend.title = this.tf.note;
+      const note = this.querySelector('[data-backend-note]');
+      if (note) note.textContent = this.tf.note ? `(${this.tf.note})` : '';
       await this.openRun(wanted);
     } catch (e) {
       this.status('');

@@ -56,26 +56,46 @@ export class GloReconstructions extends ViewElement {
     this.dataset.state = 'rendering';
     this.summary.textContent = 'Generating…';
 
-    const codes = run.latents.slice(first * run.dim, (first + count) * run.dim);
-    const images = await context.generate(codes, { batchSize: 8, signal });
+    // The training images are in the atlas already: they go on screen at once, each g(z_i) beside its image
+    // as its batch arrives.
     const ppi = run.shape.size * run.shape.size * run.shape.channels;
+    const slots: { name: string; canvas: HTMLCanvasElement; button: HTMLButtonElement; psnr: HTMLElement }[] = [];
     const items: HTMLElement[] = [];
-    let total = 0;
     for (let k = 0; k < count; k++) {
       const i = first + k;
       const label = labelOf(run, i);
       const name = `image ${i}${label ? ` (${label})` : ''}`;
-      const db = psnr(images, run.tileValues(i), k * ppi, ppi);
-      total += db;
-      const reconstruction = generatedCanvas(run, images, k, `reconstruction of ${name}, ${db.toFixed(1)} dB`);
-      reconstruction.dataset.reconIndex = String(i);
-      const button = h('button', { type: 'button', class: 'image-button', 'aria-label': `Nearest training images to the reconstruction of ${name}` }, reconstruction);
-      button.addEventListener('click', () => context.showNearest(images.slice(k * ppi, (k + 1) * ppi), `g(z) of ${name}`));
-      items.push(
-        h('li', { 'data-index': i }, h('div', { class: 'pair' }, trainingCanvas(run, i, name), button), h('span', { class: 'caption' }, `#${i} · `, h('span', { 'data-psnr': db.toFixed(3) }, `${db.toFixed(1)} dB`))),
-      );
+      const training = trainingCanvas(run, i, name);
+      training.dataset.trainIndex = String(i);
+      const canvas = h('canvas', { class: 'image pending', role: 'img', 'aria-label': `reconstruction of ${name}, generating` });
+      const button = h('button', { type: 'button', class: 'image-button', disabled: true, 'aria-label': `Nearest training images to the reconstruction of ${name}` }, canvas);
+      const psnr = h('span', {}, '…');
+      slots.push({ name, canvas, button, psnr });
+      items.push(h('li', { 'data-index': i }, h('div', { class: 'pair' }, training, button), h('span', { class: 'caption' }, `#${i} · `, psnr)));
     }
     this.grid.replaceChildren(...items);
+
+    let total = 0;
+    let shown = 0;
+    const showUpTo = (done: number, images: Float32Array) => {
+      for (; shown < done; shown++) {
+        const k = shown;
+        const { name, canvas, button, psnr: psnrElement } = slots[k];
+        const db = psnr(images, run.tileValues(first + k), k * ppi, ppi);
+        total += db;
+        const reconstruction = generatedCanvas(run, images, k, `reconstruction of ${name}, ${db.toFixed(1)} dB`);
+        reconstruction.dataset.reconIndex = String(first + k);
+        canvas.replaceWith(reconstruction);
+        const values = images.slice(k * ppi, (k + 1) * ppi);
+        button.disabled = false;
+        button.addEventListener('click', () => context.showNearest(values, `g(z) of ${name}`));
+        psnrElement.dataset.psnr = db.toFixed(3);
+        psnrElement.textContent = `${db.toFixed(1)} dB`;
+      }
+    };
+    const codes = run.latents.slice(first * run.dim, (first + count) * run.dim);
+    const images = await context.generate(codes, { batchSize: 8, signal, onBatch: (done, _total, so) => showUpTo(done, so) });
+    showUpTo(count, images);
     this.summary.textContent = `Mean PSNR on this page: ${(total / count).toFixed(2)} dB (whole run: ${run.manifest.metrics.final.reconstructionPsnr.toFixed(2)} dB).`;
     this.dataset.state = 'ready';
   }

@@ -21,7 +21,7 @@ export async function generateImages(tf: Tf, model: LayersModel, codes: Float32A
     } finally {
       images.dispose();
     }
-    options.onBatch?.(start + n, count);
+    options.onBatch?.(start + n, count, out);
     if (start + n < count) await tf.nextFrame();
   }
   if (options.signal?.aborted) throw new Superseded();

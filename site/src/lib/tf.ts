@@ -1,8 +1,9 @@
 /**
  * Loads TensorFlow.js in the browser and picks the fastest backend that works: webgpu, then webgl, then wasm
- * (XNNPACK, SIMD), then the pure-JS cpu backend. Everything tfjs is a dynamic import, so it ships in its own
- * chunks and the page renders before it arrives. `?backend=wasm` (or webgl, webgpu, cpu) in the URL forces one;
- * tests use it to avoid SwiftShader's slow webgl.
+ * (XNNPACK, SIMD), then the pure-JS cpu backend. A GPU backend that runs on a software rasterizer (WebGL on
+ * SwiftShader or llvmpipe, WebGPU's fallback adapter) is passed over: on the same CPU wasm is 3-7x faster
+ * (docs/site-bench.md). Everything tfjs is a dynamic import, so it ships in its own chunks and the page renders
+ * before it arrives. `?backend=wasm` (or webgl, webgpu, cpu) in the URL forces one.
  */
 export type Tf = typeof import('./tf-bundle.ts');
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu';
@@ -11,6 +12,43 @@ export const backendOrder: BackendName[] = ['webgpu', 'webgl', 'wasm', 'cpu'];
 export interface TfHandle {
   tf: Tf;
   backend: BackendName;
+  /** Why a faster-ranked backend was passed over, in words for the page (e.g. software WebGL). */
+  note?: string;
+}
+
+/** Renderer names of software rasterizers: a "GPU" backend on them computes on the CPU, slower than wasm. */
+export function isSoftwareRenderer(renderer: string): boolean {
+  return /swiftshader|llvmpipe|softpipe|lavapipe|software|basic render|mesa offscreen/i.test(renderer);
+}
+
+/** The WebGL renderer's name (unmasked where the browser allows), or undefined without WebGL. */
+function webglRenderer(): string | undefined {
+  const canvas = document.createElement('canvas');
+  const gl = (canvas.getContext('webgl2') ?? canvas.getContext('webgl')) as WebGLRenderingContext | null;
+  if (!gl) return undefined;
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  const renderer = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  gl.getExtension('WEBGL_lose_context')?.loseContext();
+  return renderer;
+}
+
+type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean; description?: string; device?: string } };
+
+/**
+ * Why `name` should be passed over when the page picks a backend itself: a software rasterizer under it.
+ * undefined when it is worth trying.
+ */
+async function softwareReason(name: BackendName): Promise<string | undefined> {
+  if (name === 'webgl') {
+    const renderer = webglRenderer();
+    return renderer && isSoftwareRenderer(renderer) ? `WebGL here is software (${renderer})` : undefined;
+  }
+  if (name === 'webgpu') {
+    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+    const adapter = await gpu?.requestAdapter().catch(() => null);
+    if (adapter && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return 'WebGPU here is a software fallback';
+  }
+  return undefined;
 }
 
 export class BackendError extends Error {
@@ -61,11 +99,18 @@ export function loadTf(preference: BackendName | undefined = backendFromQuery(lo
     const tf = await import('./tf-bundle.ts');
     const order = preference ? [preference] : backendOrder;
     const failures: string[] = [];
+    const passedOver: string[] = [];
     for (const name of order) {
       try {
+        // Chosen by the page, not forced: a GPU backend on a software rasterizer is slower than wasm.
+        const software = preference ? undefined : await softwareReason(name);
+        if (software) {
+          passedOver.push(software);
+          continue;
+        }
         if ((await register(tf, name)) && (await tf.setBackend(name))) {
           await tf.ready();
-          return { tf, backend: name };
+          return { tf, backend: name, note: passedOver.length ? `${passedOver.join('; ')}, so ${name} is faster` : undefined };
         }
         failures.push(`${name}: not available`);
       } catch (e) {

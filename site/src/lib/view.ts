@@ -12,7 +12,8 @@ export interface GenerateOptions {
   /** Codes per predict() call; the page gets a frame between batches. */
   batchSize?: number;
   signal?: AbortSignal;
-  onBatch?: (done: number, total: number) => void;
+  /** After each batch: how many images are done, of how many, and the output so far (images [0, done) are filled). */
+  onBatch?: (done: number, total: number, images: Float32Array) => void;
 }
 
 export interface ViewContext {
