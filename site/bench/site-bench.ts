@@ -40,6 +40,8 @@ export interface BackendFigures {
   generateBatch1Ms?: number;
   generateBatch16Ms?: number;
   morphFps?: number;
+  /** Images per second the Explore view draws while its first slider is dragged back and forth. */
+  exploreFps?: number;
   inversionStepsPerSecond?: number;
   errors: string[];
 }
@@ -108,6 +110,25 @@ const generateScript = (n: number) => `(async () => {
  * A morph's frame loop for `ms`: lerp two codes, generate one image, paint it on a canvas, wait for the next
  * animation frame (so at most the display rate, as the Morph view's player).
  */
+/**
+ * Images per second the Explore view draws while its first slider is dragged: one input event per animation
+ * frame, as a pointer drag sends them; the view draws the latest position each time it is free.
+ */
+const exploreScript = (ms: number) => `(async () => {
+  const view = document.querySelector('glo-explore');
+  const slider = view.querySelector('[data-pc="0"]');
+  const renders = () => Number(view.getAttribute('data-renders') || 0);
+  const first = renders();
+  const start = performance.now();
+  for (let k = 0; performance.now() - start < ${ms}; k++) {
+    slider.value = String(Math.round(30 * Math.sin(k / 12)) / 10);
+    slider.dispatchEvent(new Event('input', { bubbles: true }));
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+  }
+  while (view.getAttribute('data-state') !== 'ready') await new Promise((resolve) => requestAnimationFrame(resolve));
+  return ((renders() - first) * 1000) / (performance.now() - start);
+})()`;
+
 const morphScript = (ms: number) => `(async () => {
   const context = document.querySelector('glo-reconstructions').context;
   const { dim, shape, count } = context.run;
@@ -172,6 +193,9 @@ async function measure(browser: Browser, url: string, runId: string, backend: Ba
     figures.generateBatch1Ms = (await page.evaluate(generateScript(1))) as number;
     figures.generateBatch16Ms = (await page.evaluate(generateScript(16))) as number;
     figures.morphFps = (await page.evaluate(morphScript(4000))) as number;
+    await page.click('#tab-explore');
+    await page.waitForSelector('glo-explore[data-state=ready]', { timeout });
+    figures.exploreFps = (await page.evaluate(exploreScript(4000))) as number;
     figures.inversionStepsPerSecond = await inversionRate(page, steps, timeout);
     return figures;
   } catch (e) {
@@ -234,12 +258,12 @@ async function main(): Promise<number> {
     console.log(JSON.stringify({ run: manifest.runId, machine: describeMachine(), chromium, results, js }, null, 2));
   } else {
     console.log(`\nChromium ${chromium} headless (SwiftShader where it draws with a GPU API)`);
-    console.log('| backend | training images (ms) | first image (ms) | generate, batch 1 (ms) | generate, batch 16 (ms) | morph (frames/s) | inversion (steps/s) |');
-    console.log('|---|---|---|---|---|---|---|');
+    console.log('| backend | training images (ms) | first image (ms) | generate, batch 1 (ms) | generate, batch 16 (ms) | morph (frames/s) | explore drag (images/s) | inversion (steps/s) |');
+    console.log('|---|---|---|---|---|---|---|---|');
     for (const r of results) {
       const name = r.backend === 'auto' ? `auto (chose ${r.chosen ?? '?'})` : r.backend;
-      if (r.unavailable) console.log(`| ${name} | not available: ${r.unavailable.replace(/\|/g, '/')} | | | | | |`);
-      else console.log(`| ${name} | ${fmt(r.trainingImagesMs)} | ${fmt(r.firstImageMs)} | ${fmt(r.generateBatch1Ms, 1)} | ${fmt(r.generateBatch16Ms, 1)} | ${fmt(r.morphFps, 1)} | ${fmt(r.inversionStepsPerSecond, 1)} |`);
+      if (r.unavailable) console.log(`| ${name} | not available: ${r.unavailable.replace(/\|/g, '/')} | | | | | | |`);
+      else console.log(`| ${name} | ${fmt(r.trainingImagesMs)} | ${fmt(r.firstImageMs)} | ${fmt(r.generateBatch1Ms, 1)} | ${fmt(r.generateBatch16Ms, 1)} | ${fmt(r.morphFps, 1)} | ${fmt(r.exploreFps, 1)} | ${fmt(r.inversionStepsPerSecond, 1)} |`);
     }
     console.log('\nShipped JS (gzip -9):');
     console.log(formatShippedJs(js).join('\n'));

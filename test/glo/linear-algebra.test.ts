@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fitGaussian, sampleGaussian } from '../../training/glo/gaussian.ts';
+import { fitGaussian, principalDirections, priorCovariance, sampleGaussian } from '../../training/glo/gaussian.ts';
 import { cholesky, symmetricEigen } from '../../training/glo/linalg.ts';
 import { fitPca, pcaDecode, pcaEncode, type PcaModel } from '../../training/glo/pca.ts';
 import { Random } from '../../training/glo/random.ts';
@@ -170,5 +170,46 @@ describe('Gaussian prior', () => {
     expect(Array.from(sampleGaussian(prior, 5, new Random(1)))).toEqual(Array.from(sampleGaussian(prior, 5, new Random(1))));
     const atMean = sampleGaussian(prior, 1, new Random(1), { temperature: 0 });
     Array.from(atMean).forEach((v, i) => expect(v).toBeCloseTo(prior.mean[i], 6));
+  });
+});
+
+describe('principalDirections (the Explore sliders)', () => {
+  it('finds the axes of largest variance and their standard deviations, in order, as a full eigendecomposition does', () => {
+    const dim = 40;
+    const count = 4000;
+    const random = new Random(3);
+    // Codes with standard deviations 3, 2, 1.5, 1 along four random orthonormal axes, and 0.3 elsewhere.
+    const basis = Float64Array.from({ length: dim * dim }, () => random.normal());
+    const { vectors: q } = symmetricEigen((() => {
+      const s = new Float64Array(dim * dim);
+      for (let i = 0; i < dim; i++) for (let j = 0; j < dim; j++) for (let p = 0; p < dim; p++) s[i * dim + j] += basis[i * dim + p] * basis[j * dim + p];
+      return s;
+    })(), dim);
+    const sigmas = Array.from({ length: dim }, (_, j) => [3, 2, 1.5, 1][j] ?? 0.3);
+    const table = new Float32Array(count * dim);
+    for (let r = 0; r < count; r++) {
+      for (let j = 0; j < dim; j++) {
+        const a = random.normal() * sigmas[j];
+        for (let i = 0; i < dim; i++) table[r * dim + i] += a * q[i * dim + j];
+      }
+    }
+    const prior = fitGaussian(table, dim);
+    const found = principalDirections(prior, 4);
+    expect(found.directions).toHaveLength(4);
+    for (let c = 0; c < 4; c++) {
+      let dot = 0;
+      let norm = 0;
+      for (let i = 0; i < dim; i++) {
+        dot += found.directions[c][i] * q[i * dim + c];
+        norm += found.directions[c][i] ** 2;
+      }
+      expect(norm).toBeCloseTo(1, 6);
+      expect(Math.abs(dot), `axis ${c}`).toBeGreaterThan(0.99);
+      expect(found.sigmas[c] / sigmas[c], `sigma ${c}`).toBeGreaterThan(0.95);
+      expect(found.sigmas[c] / sigmas[c], `sigma ${c}`).toBeLessThan(1.05);
+    }
+    // The same as the full eigendecomposition of the same covariance.
+    const full = symmetricEigen(priorCovariance(prior), dim);
+    for (let c = 0; c < 4; c++) expect(found.sigmas[c]).toBeCloseTo(Math.sqrt(full.values[c]), 4);
   });
 });

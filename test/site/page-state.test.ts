@@ -164,7 +164,7 @@ describe('runs glo serve cannot read', () => {
 describe('on a phone (390 x 844)', () => {
   const phone = { width: 390, height: 844 };
 
-  it.each(['reconstructions', 'morph', 'grid', 'sample', 'arithmetic', 'edit'])('the %s view does not scroll sideways', async (view) => {
+  it.each(['reconstructions', 'explore', 'morph', 'grid', 'sample', 'arithmetic', 'edit'])('the %s view does not scroll sideways', async (view) => {
     const { page, errors } = await open(`view=${view}`, view, phone);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(phone.width);
     expect(errors).toEqual([]);

@@ -14,7 +14,7 @@ import { backendFromQuery, isSoftwareRenderer } from '../../site/src/lib/tf.ts';
 describe('permalink', () => {
   it('round-trips every field of the state', () => {
     const state = { run: 'emoji-quick', view: 'morph' as const, a: { image: 12 }, b: { classMean: 3 }, c: { image: 0 }, d: { image: 7 }, t: 0.25, mode: 'lerp' as const, steps: 9, seed: 42, temp: 0.7, cls: 'Animals & Nature', page: 3,
-      side: 5, damage: 'noise' as const, noise: 0.35, factor: 4, mask: encodeMask(Float32Array.from({ length: 16 }, (_, i) => i % 3 ? 1 : 0)), iters: 120 };
+      side: 5, damage: 'noise' as const, noise: 0.35, factor: 4, mask: encodeMask(Float32Array.from({ length: 16 }, (_, i) => i % 3 ? 1 : 0)), iters: 120, from: 'sample' as const, x: [1.25, -3, 0, 0.05] };
     expect(decodePermalink(encodePermalink(state))).toEqual(state);
   });
 
@@ -29,7 +29,7 @@ describe('permalink', () => {
 
   it('drops values that do not parse, so the view falls back to its default', () => {
     expect(decodePermalink('?run=../etc&view=admin&a=-1&b=x3&t=1.5&mode=cubic&steps=1&seed=-4&temp=0&page=1.5')).toEqual({});
-    expect(decodePermalink('?side=13&damage=blur&noise=2&factor=1&mask=a%2Bb&iters=0')).toEqual({});
+    expect(decodePermalink('?side=13&damage=blur&noise=2&factor=1&mask=a%2Bb&iters=0&from=median&x=1,4&')).toEqual({});
     expect(decodePermalink('?t=&seed=')).toEqual({});
   });
 

@@ -1,6 +1,6 @@
-import { cholesky } from './linalg.ts';
+import { cholesky, orthonormalizeColumns, symmetricEigen } from './linalg.ts';
 import { project, type LatentProjection } from './latent.ts';
-import type { Random } from './random.ts';
+import { Random } from './random.ts';
 
 /** A full-covariance Gaussian over codes: the paper's way to sample new images from a trained GLO. */
 export interface GaussianPrior {
@@ -64,4 +64,60 @@ export function sampleGaussian(
   }
   project(out, dim, options.projection ?? 'ball');
   return out;
+}
+
+/** The prior's covariance L L^T, row-major [dim, dim], in float64. */
+export function priorCovariance(prior: GaussianPrior): Float64Array {
+  const { dim, choleskyFactor: l } = prior;
+  const cov = new Float64Array(dim * dim);
+  for (let i = 0; i < dim; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      for (let k = 0; k <= j; k++) s += l[i * dim + k] * l[j * dim + k];
+      cov[i * dim + j] = s;
+      cov[j * dim + i] = s;
+    }
+  }
+  return cov;
+}
+
+/**
+ * The `k` principal directions of the codes (unit vectors, largest variance first) and the standard deviation
+ * along each: the axes of the site's Explore sliders. Subspace iteration on the prior's covariance, then a
+ * Rayleigh-Ritz step: k d^2 work per iteration, so it stays fast in a browser for d = 512, where a full
+ * eigendecomposition would take seconds.
+ */
+export function principalDirections(prior: GaussianPrior, k: number, iterations = 150): { directions: Float64Array[]; sigmas: number[] } {
+  const { dim } = prior;
+  const kk = Math.min(k, dim);
+  const cov = priorCovariance(prior);
+  const random = new Random(12345); // deterministic: the same run gives the same sliders
+  let v = Float64Array.from({ length: dim * kk }, () => random.normal());
+  orthonormalizeColumns(v, dim, kk);
+  const multiply = (x: Float64Array) => {
+    const out = new Float64Array(dim * kk);
+    for (let i = 0; i < dim; i++) {
+      for (let p = 0; p < dim; p++) {
+        const c = cov[i * dim + p];
+        if (c === 0) continue;
+        for (let j = 0; j < kk; j++) out[i * kk + j] += c * x[p * kk + j];
+      }
+    }
+    return out;
+  };
+  for (let t = 0; t < iterations; t++) {
+    v = multiply(v);
+    orthonormalizeColumns(v, dim, kk);
+  }
+  // Rayleigh-Ritz: the k x k projection of the covariance, diagonalized, orders and refines the basis.
+  const sv = multiply(v);
+  const small = new Float64Array(kk * kk);
+  for (let a = 0; a < kk; a++) for (let b = 0; b < kk; b++) for (let i = 0; i < dim; i++) small[a * kk + b] += v[i * kk + a] * sv[i * kk + b];
+  const { values, vectors } = symmetricEigen(small, kk);
+  const directions = Array.from({ length: kk }, (_, c) => {
+    const d = new Float64Array(dim);
+    for (let i = 0; i < dim; i++) for (let a = 0; a < kk; a++) d[i] += v[i * kk + a] * vectors[a * kk + c];
+    return d;
+  });
+  return { directions, sigmas: Array.from(values, (x) => Math.sqrt(Math.max(x, 0))) };
 }

@@ -43,6 +43,14 @@ export class GloApp extends HTMLElement {
       tab.addEventListener('keydown', (event) => this.onTabKey(event, tab));
     });
     this.querySelector<HTMLButtonElement>('[data-copy-link]')?.addEventListener('click', () => void this.copyLink());
+    // A view hands an image to Edit (Explore's "Edit this image"): open the tab, then give it the picture.
+    document.addEventListener('glo:edit-image', (event) => {
+      const { values, caption } = (event as CustomEvent<{ values: Float32Array; caption: string }>).detail;
+      this.showView('edit');
+      void customElements.whenDefined('glo-edit').then(() => {
+        (this.view('edit') as unknown as { useImage?: (v: Float32Array, c: string) => void } | null)?.useImage?.(values, caption);
+      });
+    });
     this.showView(this.permalink.state.view ?? 'reconstructions', false);
     void this.start();
   }

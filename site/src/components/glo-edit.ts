@@ -39,6 +39,8 @@ export class GloEdit extends ViewElement {
   private damaged: Damaged | undefined;
   private damageToken = 0;
   private restoring: AbortController | undefined;
+  /** A picture handed over by another view before this one had rendered (see useImage). */
+  private handedOver: { values: Float32Array; caption: string } | undefined;
   private cancelledByUser = new WeakSet<AbortController>();
 
   // The three steps' controls and the three images, created in build().
@@ -132,7 +134,27 @@ export class GloEdit extends ViewElement {
     const a = context.permalink.state.a;
     const start = a && 'image' in a && a.image < run.tileCount ? a.image : 0;
     if (signal.aborted) return;
-    await this.chooseImage(start, false);
+    const handed = this.handedOver;
+    this.handedOver = undefined;
+    if (handed) await this.usePicture(handed.values, handed.caption);
+    else await this.chooseImage(start, false);
+  }
+
+  /** Another view's image (e.g. Explore's) as the picture to damage and restore, like an upload. */
+  useImage(values: Float32Array, caption: string): void {
+    if (!this.context || this.dataset.state === 'idle') {
+      this.handedOver = { values, caption };
+      return;
+    }
+    this.guard(() => this.usePicture(values, caption));
+  }
+
+  private async usePicture(values: Float32Array, caption: string): Promise<void> {
+    this.clean = values;
+    this.cleanCaption = caption;
+    this.cleanCaptionElement.textContent = `Original: ${caption}`;
+    this.picker.setChosen({});
+    await this.newImage();
   }
 
   protected override unload(): void {
@@ -164,11 +186,7 @@ export class GloEdit extends ViewElement {
     const file = this.uploadInput.files?.[0];
     const context = this.context;
     if (!file || !context) return;
-    this.clean = await imageFileToValues(file, context.run.shape);
-    this.cleanCaption = `upload: ${file.name}`;
-    this.cleanCaptionElement.textContent = `Original: ${file.name}`;
-    this.picker.setChosen({});
-    await this.newImage();
+    await this.usePicture(await imageFileToValues(file, context.run.shape), `upload: ${file.name}`);
   }
 
   private async newImage(): Promise<void> {

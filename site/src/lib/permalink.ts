@@ -4,7 +4,7 @@
  * PermalinkStore; decode/encode are pure (Node tests), unknown keys pass through untouched (e.g. ?backend=wasm,
  * or keys a newer view adds).
  */
-export const viewNames = ['reconstructions', 'morph', 'grid', 'sample', 'arithmetic', 'edit'] as const;
+export const viewNames = ['reconstructions', 'explore', 'morph', 'grid', 'sample', 'arithmetic', 'edit'] as const;
 export type ViewName = (typeof viewNames)[number];
 
 /**
@@ -42,6 +42,10 @@ export interface PermalinkState {
   /** Known pixels, 1 bit each, row-major, base64url (see encodeMask). */
   mask?: string;
   iters?: number;
+  /** Explore: where the sliders start (the mean code, a prior sample by `seed`, or training image `a`), and the
+   * sliders' positions in standard deviations along each principal direction. */
+  from?: 'mean' | 'sample' | 'image';
+  x?: number[];
 }
 
 const choiceKeys = ['a', 'b', 'c', 'd'] as const;
@@ -105,10 +109,17 @@ export function decodePermalink(search: string): PermalinkState {
   if (mask && /^[A-Za-z0-9_-]{1,2800}$/.test(mask)) state.mask = mask;
   const iters = number(q.get('iters'), isInt(1, 5000));
   if (iters !== undefined) state.iters = iters;
+  const from = q.get('from');
+  if (from === 'mean' || from === 'sample' || from === 'image') state.from = from;
+  const x = q.get('x');
+  if (x && /^-?\d+(\.\d+)?(,-?\d+(\.\d+)?){0,63}$/.test(x)) {
+    const values = x.split(',').map(Number);
+    if (values.every((v) => Math.abs(v) <= 3)) state.x = values;
+  }
   return state;
 }
 
-const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', 'seed', 'temp', 'cls', 'page', 'damage', 'noise', 'factor', 'mask', 'iters'] as const;
+const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', 'seed', 'temp', 'cls', 'page', 'damage', 'noise', 'factor', 'mask', 'iters', 'from', 'x'] as const;
 
 /** A mask of [size * size] known (1) / hidden (0) pixels as 1 bit each, base64url: 171 characters at 32 px. */
 export function encodeMask(keep: ArrayLike<number>): string {
@@ -143,6 +154,7 @@ export function encodePermalink(state: PermalinkState, base = ''): string {
   for (const key of stateKeys) {
     const value = state[key];
     if (value === undefined) q.delete(key);
+    else if (Array.isArray(value)) q.set(key, value.map((v) => String(Math.round(v * 100) / 100)).join(','));
     else if (typeof value === 'object') q.set(key, formatChoice(value));
     else if (typeof value === 'number') q.set(key, String(key === 't' || key === 'temp' || key === 'noise' ? Math.round(value * 1000) / 1000 : value));
     else q.set(key, value);

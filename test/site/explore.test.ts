@@ -1,0 +1,102 @@
+/**
+ * The Explore view: sliders along the principal directions of the run's codes. At zero they show the starting
+ * code's image exactly (a training image's is its reconstruction); moving one changes the image while dragging;
+ * the link reproduces it; Reset, Randomize and "Edit this image" do what they say; every slider has a name.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
+import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
+import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
+import { ensureFixtureRuns, fixtureRunId } from './helpers/fixture-runs.ts';
+
+let browser: Browser;
+let server: StaticServer;
+
+beforeAll(async () => {
+  const [fixture, dist] = await Promise.all([ensureFixtureRuns(), ensureSiteBuilt()]);
+  server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: dist }]);
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+async function open(query: string, view = 'explore'): Promise<{ page: Page; errors: string[] }> {
+  const watched = await watchedPage(browser);
+  await watched.page.goto(`${server.url}?backend=wasm&run=${fixtureRunId}&${query}`);
+  await waitForApp(watched.page);
+  await watched.page.waitForSelector(`glo-${view}[data-state=ready]`, { timeout: 60_000 });
+  return watched;
+}
+
+const pixels = (page: Page, selector: string) => page.$eval(selector, (canvas) => {
+  const c = canvas as HTMLCanvasElement;
+  return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
+});
+
+/** Moves slider `j` to `value` as a drag does (input events), then releases it (change). */
+async function drag(page: Page, j: number, value: number): Promise<void> {
+  const before = Number(await page.getAttribute('glo-explore', 'data-renders'));
+  await page.$eval(`[data-pc="${j}"]`, (input, v) => {
+    (input as HTMLInputElement).value = String(v);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  }, value);
+  await page.waitForFunction((n) => Number(document.querySelector('glo-explore')!.getAttribute('data-renders')) > n && document.querySelector('glo-explore')!.getAttribute('data-state') === 'ready', before);
+}
+
+describe('Explore', () => {
+  it('starts a training image\'s code at its reconstruction, and a slider moves the image', async () => {
+    const recon = await open('view=reconstructions', 'reconstructions');
+    const reconstruction = await pixels(recon.page, 'canvas[data-recon-index="5"]');
+    await recon.page.close();
+
+    const { page, errors } = await open('view=explore&from=image&a=5');
+    expect(await page.locator('[data-pc]').count()).toBe(8);
+    for (let j = 0; j < 8; j++) expect(await page.locator(`label[for="explore-pc-${j}"]`).first().textContent()).toBe(`Direction ${j + 1}`);
+    expect(await pixels(page, 'canvas[data-explore-image]')).toEqual(reconstruction);
+    await drag(page, 0, 2.5);
+    const moved = await pixels(page, 'canvas[data-explore-image]');
+    expect(moved).not.toEqual(reconstruction);
+    expect(new URL(page.url()).searchParams.get('x')).toBe('2.5,0,0,0,0,0,0,0');
+    const link = page.url();
+
+    // The link reproduces the moved image; Reset brings back the start; Randomize moves every slider.
+    const again = await watchedPage(browser);
+    await again.page.goto(link);
+    await again.page.waitForSelector('glo-explore[data-state=ready]', { timeout: 90_000 });
+    expect(await pixels(again.page, 'canvas[data-explore-image]')).toEqual(moved);
+    await again.page.close();
+    await page.click('glo-explore [data-action=reset]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('x') === null);
+    await page.waitForSelector('glo-explore[data-state=ready]');
+    expect(await pixels(page, 'canvas[data-explore-image]')).toEqual(reconstruction);
+    await page.click('glo-explore [data-action=randomize]');
+    await page.waitForFunction(() => (new URL(location.href).searchParams.get('x') ?? '').split(',').length === 8);
+    expect(errors).toEqual([]);
+    await page.close();
+  });
+
+  it('starts from the mean or a seeded sample, and hands its image to Edit', async () => {
+    const { page, errors } = await open('view=explore');
+    expect(await page.inputValue('[data-explore-start]')).toBe('mean');
+    const mean = await pixels(page, 'canvas[data-explore-image]');
+    await page.selectOption('[data-explore-start]', 'sample');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('from') === 'sample');
+    await page.waitForSelector('glo-explore[data-state=ready]');
+    const sample = await pixels(page, 'canvas[data-explore-image]');
+    expect(sample).not.toEqual(mean);
+    await drag(page, 1, -1.5);
+    const explored = await pixels(page, 'canvas[data-explore-image]');
+    await page.click('glo-explore [data-action=send-to-edit]');
+    await page.waitForSelector('#tab-edit[aria-selected=true]');
+    await page.waitForFunction(() => document.querySelector('glo-edit [data-clean]') && document.querySelector('glo-edit')!.textContent!.includes('Original: explored image'), undefined, { timeout: 60_000 });
+    await page.waitForSelector('glo-edit[data-state=ready]', { timeout: 60_000 });
+    expect(await pixels(page, 'glo-edit canvas[data-clean]')).toEqual(explored);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});
