@@ -4,7 +4,7 @@ import { lerp } from '../../training/glo/latent.ts';
 import { MANIFEST_VERSION } from '../../training/glo/manifest.ts';
 import { choicesFor, classMembers, codeOf, concatCodes, describeChoice, randomChoices, searchImages, validChoice, type ChoiceSource } from '../../site/src/lib/choices.ts';
 import { bilinearGrid } from '../../site/src/lib/grid.ts';
-import { psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, valuesToRgba } from '../../site/src/lib/images.ts';
+import { downloadName, psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, upscaleNearest, valuesToRgba } from '../../site/src/lib/images.ts';
 import { valueToByte } from '../../training/glo/pixels.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
 import { decodeMask, decodePermalink, encodeMask, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
@@ -205,6 +205,21 @@ describe('run loader errors', () => {
     expect(error).toBeInstanceOf(RunLoadError);
     expect(error.kind).toBe('newer-version');
     expect(error.userMessage).toMatch(/Update glo/);
+  });
+});
+
+describe('downloads', () => {
+  it('upscale by nearest neighbour: every pixel becomes a scale x scale block, nothing in between is invented', () => {
+    const rgba = [1, 2, 3, 255, 10, 20, 30, 128]; // 2 x 1
+    const { rgba: out, width, height } = upscaleNearest(rgba, 2, 1, 3);
+    expect([width, height]).toEqual([6, 3]);
+    for (let y = 0; y < 3; y++) for (let x = 0; x < 6; x++) expect([...out.subarray((y * 6 + x) * 4, (y * 6 + x) * 4 + 4)]).toEqual(x < 3 ? [1, 2, 3, 255] : [10, 20, 30, 128]);
+  });
+
+  it('name files after the run and the state, in safe characters', () => {
+    expect(downloadName('emoji-quick', 'samples', ['seed5', 't0.7', 'Animals & Nature'])).toBe('emoji-quick-samples-seed5-t0.7-Animals_Nature.png');
+    expect(downloadName('r', 'edit', ['image4', undefined, 'noise'])).toBe('r-edit-image4-noise.png');
+    expect(downloadName('r/../x', 'v')).toBe('r_.._x-v.png');
   });
 });
 

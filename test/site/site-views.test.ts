@@ -154,7 +154,7 @@ describe('the demo site on a trained run', () => {
 
   it('downloads the strip as a PNG', async () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('[data-action=download-strip]')]);
-    expect(download.suggestedFilename()).toBe(`${fixtureRunId}-morph.png`);
+    expect(download.suggestedFilename()).toMatch(new RegExp(`^${fixtureRunId}-morph-a\\d+-b\\d+-(slerp|lerp)-\\d+steps\\.png$`));
     const bytes = await readFile((await download.path())!);
     expect([...bytes.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
   });

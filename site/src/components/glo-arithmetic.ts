@@ -8,6 +8,9 @@ import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
 import { generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { downloadName } from '../lib/images.ts';
+import { formatChoice } from '../lib/permalink.ts';
 
 const slots = ['a', 'b', 'c'] as const;
 
@@ -27,10 +30,21 @@ export class GloArithmetic extends ViewElement {
       onRandom: () => this.context && this.update(randomChoices(this.context.run, [...slots])),
     });
     this.equation = h('div', { class: 'choices', role: 'group', 'aria-label': 'A minus B plus C' });
+    const download = new DownloadControl('equation', () => {
+      const context = this.context;
+      if (!context) return undefined;
+      const choices = choicesFor(context.run, context.permalink.state, [...slots]);
+      return {
+        canvases: Array.from(this.equation.querySelectorAll('canvas')),
+        columns: 4,
+        name: downloadName(context.run.manifest.runId, 'arithmetic', slots.map((s) => `${s}${formatChoice(choices[s])}`)),
+      };
+    }, (e) => this.context?.reportError(e));
     this.append(
       h('p', { class: 'hint' }, 'g(z_A − z_B + z_C): what A has that B lacks, added to C. Codes are projected back into the latent set.'),
       this.picker.element,
       this.equation,
+      h('div', { class: 'toolbar' }, download.element),
     );
   }
 

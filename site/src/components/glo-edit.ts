@@ -10,12 +10,14 @@
  */
 import { describeChoice } from '../lib/choices.ts';
 import { applyDamage, imageFileToValues, restore, scoreEdit, type Damaged } from '../lib/edit.ts';
-import { paint, psnr, valuesToRgba } from '../lib/images.ts';
+import { downloadName, paint, psnr, valuesToRgba } from '../lib/images.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { DamageControls } from './edit/damage-controls.ts';
 import { RestorePanel } from './edit/restore-panel.ts';
 import { Picker } from './picker.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { formatChoice } from '../lib/permalink.ts';
 
 const styles = `
 glo-edit .edit-controls { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: .8rem; }
@@ -87,6 +89,17 @@ export class GloEdit extends ViewElement {
       onStrokeStart: () => this.cancel(),
     });
     this.restorePanel = new RestorePanel();
+    const download = new DownloadControl('restoration', () => {
+      const context = this.context;
+      if (!context) return undefined;
+      const { damage = 'mask', noise, factor, seed, a } = context.permalink.state;
+      const source = this.cleanCaption.startsWith('image ') && a ? `image${formatChoice(a)}` : 'picture';
+      return {
+        canvases: [this.cleanCanvas, this.damagedCanvas, this.restoredCanvas],
+        columns: 3,
+        name: downloadName(context.run.manifest.runId, 'edit', [source, damage, noise !== undefined ? `sigma${noise}` : undefined, factor !== undefined ? `x${factor}` : undefined, seed !== undefined ? `seed${seed}` : undefined]),
+      };
+    }, (e) => this.context?.reportError(e));
     this.restorePanel.onStepsChange((iters) => this.context?.permalink.update({ iters }));
 
     const figure = (name: string, caption: HTMLElement | string, ...extra: Node[]) => {
@@ -108,7 +121,7 @@ export class GloEdit extends ViewElement {
     this.append(
       h('style', {}, styles),
       h('div', { class: 'edit-panels' }, clean.element, damaged.element, restored.element),
-      this.summary,
+      h('div', { class: 'toolbar' }, this.summary, download.element),
       h('div', { class: 'edit-controls' }, source, this.damage.element, this.restorePanel.element),
       this.picker.element,
     );

@@ -11,11 +11,13 @@ import { project } from '../../../training/glo/latent.ts';
 import { Random } from '../../../training/glo/random.ts';
 import { choicesFor, describeChoice, randomChoices } from '../lib/choices.ts';
 import { latestOnly } from '../lib/generate.ts';
-import { paint, valuesToRgba } from '../lib/images.ts';
+import { downloadName, paint, valuesToRgba } from '../lib/images.ts';
 import type { LoadedRun } from '../lib/run-loader.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { formatChoice } from '../lib/permalink.ts';
 
 /** Sliders shown: the first principal directions carry most of the codes' variance. */
 export const exploreSliders = 8;
@@ -57,6 +59,13 @@ export class GloExplore extends ViewElement {
     const reset = h('button', { type: 'button', 'data-action': 'reset' }, 'Reset');
     const randomize = h('button', { type: 'button', 'data-action': 'randomize' }, 'Randomize');
     const toEdit = h('button', { type: 'button', 'data-action': 'send-to-edit' }, 'Edit this image');
+    const download = new DownloadControl('image', () => {
+      const context = this.context;
+      if (!context) return undefined;
+      const { from = 'mean', seed = 1, a, x } = context.permalink.state;
+      const start = from === 'image' && a ? `image${formatChoice(a)}` : from === 'sample' ? `sample${seed}` : 'mean';
+      return { canvases: [this.canvas], columns: 1, name: downloadName(context.run.manifest.runId, 'explore', [start, x ? `x${x.join('_')}` : undefined]) };
+    }, (e) => this.context?.reportError(e));
     this.picker = new Picker('explore', {
       slots: [{ slot: 'a', label: 'the starting image' }],
       onPick: (_slot, choice) => this.update({ from: 'image', a: choice, x: undefined }),
@@ -74,7 +83,7 @@ export class GloExplore extends ViewElement {
 
     this.append(
       h('p', { class: 'hint' }, 'Each slider moves the code along one principal direction of the learned codes (the first ones carry most of their variance), from -3 to +3 standard deviations.'),
-      h('div', { class: 'toolbar' }, h('label', { for: 'explore-start' }, 'Start from', this.startSelect), this.seedLabel, reset, randomize, toEdit),
+      h('div', { class: 'toolbar' }, h('label', { for: 'explore-start' }, 'Start from', this.startSelect), this.seedLabel, reset, randomize, toEdit, download.element),
       h('div', { class: 'explore' }, h('figure', { class: 'big' }, this.canvas, this.caption), this.sliderList),
       this.picker.element,
     );

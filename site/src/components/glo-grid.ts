@@ -8,6 +8,9 @@ import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
 import { generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { downloadName } from '../lib/images.ts';
+import { formatChoice } from '../lib/permalink.ts';
 
 const slots = ['a', 'b', 'c', 'd'] as const;
 
@@ -32,7 +35,18 @@ export class GloGrid extends ViewElement {
     this.side.addEventListener('change', () => this.update({ side: Math.min(12, Math.max(2, Math.round(Number(this.side.value)) || 6)) }));
     this.corners = h('p', { class: 'hint' });
     this.grid = h('div', { class: 'interp-grid', role: 'group', 'aria-label': 'Interpolation grid' });
-    this.append(this.picker.element, h('div', { class: 'toolbar' }, h('label', {}, 'Grid side', this.side)), this.corners, this.grid);
+    const download = new DownloadControl('grid', () => {
+      const context = this.context;
+      if (!context) return undefined;
+      const choices = choicesFor(context.run, context.permalink.state, ['a', 'b', 'c', 'd']);
+      const side = Math.min(12, context.permalink.state.side ?? 6);
+      return {
+        canvases: Array.from(this.grid.querySelectorAll('canvas')),
+        columns: side,
+        name: downloadName(context.run.manifest.runId, 'grid', [...(['a', 'b', 'c', 'd'] as const).map((s) => `${s}${formatChoice(choices[s])}`), `${side}x${side}`]),
+      };
+    }, (e) => this.context?.reportError(e));
+    this.append(this.picker.element, h('div', { class: 'toolbar' }, h('label', {}, 'Grid side', this.side), download.element), this.corners, this.grid);
   }
 
 

@@ -5,8 +5,10 @@
 import { lerp, slerp } from '../../../training/glo/latent.ts';
 import { choicesFor, concatCodes, describeChoice, randomChoices } from '../lib/choices.ts';
 import { latestOnly } from '../lib/generate.ts';
-import { downloadPng, paint, tileRgba, valuesToRgba } from '../lib/images.ts';
+import { downloadName, paint, valuesToRgba } from '../lib/images.ts';
+import { formatChoice } from '../lib/permalink.ts';
 import type { ViewContext } from '../lib/view.ts';
+import { DownloadControl } from './download.ts';
 import { Picker } from './picker.ts';
 import { generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
@@ -38,7 +40,12 @@ export class GloMorph extends ViewElement {
     this.tOutput = h('output', {});
     this.steps = h('input', { type: 'number', min: 2, max: 32, value: 8, 'data-morph-steps': true });
     this.play = h('button', { type: 'button', 'aria-pressed': 'false', 'data-action': 'play' }, 'Play');
-    const download = h('button', { type: 'button', 'data-action': 'download-strip' }, 'Download strip (PNG)');
+    const download = new DownloadControl('strip', () => this.context && {
+      canvases: Array.from(this.strip.querySelectorAll('canvas')),
+      columns: this.strip.childElementCount,
+      name: downloadName(this.context.run.manifest.runId, 'morph', this.stateParts()),
+    }, (e) => this.context?.reportError(e));
+    download.element.querySelector('button')!.dataset.action = 'download-strip';
     const modes = (['slerp', 'lerp'] as const).map((mode) => {
       const radio = h('input', { type: 'radio', name: 'morph-mode', value: mode, checked: mode === 'slerp' });
       radio.addEventListener('change', () => this.update({ mode }));
@@ -55,7 +62,6 @@ export class GloMorph extends ViewElement {
     this.slider.addEventListener('change', () => this.context?.permalink.update({ t: Number(this.slider.value) }));
     this.steps.addEventListener('change', () => this.update({ steps: Math.min(32, Math.max(2, Math.round(Number(this.steps.value)) || 8)) }));
     this.play.addEventListener('click', () => (this.playing ? this.stop() : this.start()));
-    download.addEventListener('click', () => this.guard(() => this.download()));
     this.renderFrame = latestOnly((t) => this.paintFrame(t), (e) => this.context?.reportError(e));
 
     this.append(
@@ -64,7 +70,7 @@ export class GloMorph extends ViewElement {
       h('fieldset', {}, h('legend', {}, 'Interpolation'), ...modes),
       h('div', { class: 'toolbar' }, h('label', {}, 'Position t', this.slider), this.tOutput, this.play),
       h('div', { class: 'big' }, this.frame),
-      h('div', { class: 'toolbar' }, h('label', {}, 'Strip steps', this.steps), download),
+      h('div', { class: 'toolbar' }, h('label', {}, 'Strip steps', this.steps), download.element),
       this.strip,
     );
   }
@@ -163,14 +169,11 @@ export class GloMorph extends ViewElement {
     this.stop();
   }
 
-  private async download(): Promise<void> {
-    const context = this.context;
-    if (!context || !this.stripValues) return;
-    const { run } = context;
-    const count = this.stripValues.length / (run.shape.size * run.shape.size * run.shape.channels);
-    const tiles = Array.from({ length: count }, (_, i) => valuesToRgba(this.stripValues!, run.shape, i));
-    const { rgba, width, height } = tileRgba(tiles, run.shape.size, count, 2);
-    await downloadPng(rgba, width, height, `${run.manifest.runId}-morph.png`);
+  /** The state that reproduces the strip, for the file name: A, B, the interpolation and the steps. */
+  private stateParts(): string[] {
+    const { run, permalink } = this.context!;
+    const choices = choicesFor(run, permalink.state, ['a', 'b']);
+    return [`a${formatChoice(choices.a)}`, `b${formatChoice(choices.b)}`, permalink.state.mode ?? 'slerp', `${permalink.state.steps ?? 8}steps`];
   }
 }
 

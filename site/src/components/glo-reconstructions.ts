@@ -7,6 +7,8 @@ import { psnr } from '../lib/images.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { generatedCanvas, trainingCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { downloadName } from '../lib/images.ts';
 
 const pageSize = 24;
 
@@ -27,7 +29,16 @@ export class GloReconstructions extends ViewElement {
     this.next.addEventListener('click', () => this.turn(1));
     this.append(
       h('p', { class: 'hint' }, 'Left: the training image. Right: g(z), the generator applied to the image\'s learned code. Select a reconstruction to find its nearest training images.'),
-      h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Pages' }, this.previous, this.pageLabel, this.next),
+      h('div', { class: 'toolbar', role: 'group', 'aria-label': 'Pages' }, this.previous, this.pageLabel, this.next, new DownloadControl('page', () => {
+        const context = this.context;
+        if (!context) return undefined;
+        // Each training image with its reconstruction beside it, six pairs a row.
+        return {
+          canvases: Array.from(this.grid.querySelectorAll<HTMLCanvasElement>('canvas[data-train-index], canvas[data-recon-index]')),
+          columns: 12,
+          name: downloadName(context.run.manifest.runId, 'reconstructions', [`page${(context.permalink.state.page ?? 0) + 1}`]),
+        };
+      }, (e) => this.context?.reportError(e)).element),
       this.summary,
       this.grid,
     );

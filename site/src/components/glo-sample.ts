@@ -7,6 +7,8 @@ import { Random } from '../../../training/glo/random.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
+import { DownloadControl } from './download.ts';
+import { downloadName } from '../lib/images.ts';
 
 export const sampleCount = 16;
 
@@ -26,6 +28,16 @@ export class GloSample extends ViewElement {
     this.classSelect = h('select', { 'data-sample-class': true });
     this.classLabel = h('label', { hidden: true }, 'Class', this.classSelect);
     const reshuffle = h('button', { type: 'button', 'data-action': 'reshuffle' }, 'Reshuffle');
+    const download = new DownloadControl('samples', () => {
+      const context = this.context;
+      if (!context) return undefined;
+      const { seed = 1, temp = 1, cls } = context.permalink.state;
+      return {
+        canvases: Array.from(this.grid.querySelectorAll('canvas')),
+        columns: 8,
+        name: downloadName(context.run.manifest.runId, 'samples', [`seed${seed}`, `t${temp}`, cls]),
+      };
+    }, (e) => this.context?.reportError(e));
     this.grid = h('ol', { class: 'samples', 'aria-label': 'Samples' });
     this.note = h('p', { class: 'hint' });
 
@@ -39,7 +51,7 @@ export class GloSample extends ViewElement {
     reshuffle.addEventListener('click', () => this.update({ seed: Math.floor(Math.random() * 1e9) }));
     this.append(
       h('p', { class: 'hint' }, 'Codes drawn from a Gaussian fitted to the learned codes, then projected like the training codes. Lower temperature: more typical, less varied.'),
-      h('div', { class: 'toolbar' }, h('label', {}, 'Seed', this.seed), reshuffle, h('label', {}, 'Temperature', this.temperature), this.temperatureOutput, this.classLabel),
+      h('div', { class: 'toolbar' }, h('label', {}, 'Seed', this.seed), reshuffle, h('label', {}, 'Temperature', this.temperature), this.temperatureOutput, this.classLabel, download.element),
       this.note,
       this.grid,
     );

@@ -88,6 +88,30 @@ export function tileRgba(tiles: Uint8ClampedArray[], tileSize: number, columns: 
   return { rgba, width, height };
 }
 
+/** Each pixel repeated `scale` x `scale` times (nearest neighbour: no smoothing invents pixels). */
+export function upscaleNearest(rgba: ArrayLike<number>, width: number, height: number, scale: number): { rgba: Uint8ClampedArray<ArrayBuffer>; width: number; height: number } {
+  const w = width * scale;
+  const out = new Uint8ClampedArray(new ArrayBuffer(w * height * scale * 4));
+  for (let y = 0; y < height * scale; y++) {
+    const sy = Math.floor(y / scale);
+    for (let x = 0; x < w; x++) {
+      const from = (sy * width + Math.floor(x / scale)) * 4;
+      const to = (y * w + x) * 4;
+      out[to] = rgba[from];
+      out[to + 1] = rgba[from + 1];
+      out[to + 2] = rgba[from + 2];
+      out[to + 3] = rgba[from + 3];
+    }
+  }
+  return { rgba: out, width: w, height: height * scale };
+}
+
+/** A download's file name: the run, the view, and the state that reproduces it, in safe characters. */
+export function downloadName(runId: string, view: string, parts: (string | number | undefined)[] = []): string {
+  const text = [runId, view, ...parts.filter((p) => p !== undefined && p !== '')].join('-');
+  return `${text.replace(/[^A-Za-z0-9._=+-]+/g, '_').replace(/_+/g, '_').slice(0, 180)}.png`;
+}
+
 // --- DOM ---
 
 export function toImageData(rgba: Uint8ClampedArray<ArrayBuffer>, width: number, height = width): ImageData {
@@ -106,10 +130,11 @@ export function readCanvas(canvas: HTMLCanvasElement): Uint8ClampedArray {
   return canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
 }
 
-/** Saves RGBA bytes as a PNG download. */
-export async function downloadPng(rgba: Uint8ClampedArray<ArrayBuffer>, width: number, height: number, filename: string): Promise<void> {
+/** Saves RGBA bytes as a PNG download, `scale` times larger by nearest neighbour. */
+export async function downloadPng(rgba: Uint8ClampedArray<ArrayBuffer>, width: number, height: number, filename: string, scale = 1): Promise<void> {
+  const big = scale === 1 ? { rgba, width, height } : upscaleNearest(rgba, width, height, scale);
   const canvas = document.createElement('canvas');
-  paint(canvas, rgba, width, height);
+  paint(canvas, big.rgba, big.width, big.height);
   const blob = await new Promise<Blob | null>((resolve) => canvas.toBlob(resolve, 'image/png'));
   if (!blob) throw new Error('The browser could not encode the PNG.');
   const url = URL.createObjectURL(blob);
