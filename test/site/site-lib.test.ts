@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { lerp } from '../../training/glo/latent.ts';
 import { MANIFEST_VERSION } from '../../training/glo/manifest.ts';
-import { choicesFor, classMembers, codeOf, concatCodes, describeChoice, randomChoices, searchImages, validChoice, type ChoiceSource } from '../../site/src/lib/choices.ts';
+import { choicesFor, classMembers, codeOf, concatCodes, describeChoice, pageImages, randomChoices, searchImages, validChoice, type ChoiceSource } from '../../site/src/lib/choices.ts';
 import { bilinearGrid } from '../../site/src/lib/grid.ts';
 import { downloadName, psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, upscaleNearest, valuesToRgba } from '../../site/src/lib/images.ts';
 import { valueToByte } from '../../training/glo/pixels.ts';
@@ -205,6 +205,18 @@ describe('run loader errors', () => {
     expect(error).toBeInstanceOf(RunLoadError);
     expect(error.kind).toBe('newer-version');
     expect(error.userMessage).toMatch(/Update glo/);
+  });
+});
+
+describe('reconstruction pages', () => {
+  it('spread each page over the dataset, and show every image exactly once over all pages', () => {
+    expect(pageImages(2048, 24, 0).slice(0, 4)).toEqual([0, 86, 172, 258]);
+    for (const count of [24, 25, 100, 2048, 3786]) {
+      const pages = Math.ceil(count / 24);
+      const all = Array.from({ length: pages }, (_, p) => pageImages(count, 24, p)).flat();
+      expect(all.sort((a, b) => a - b), String(count)).toEqual(Array.from({ length: count }, (_, i) => i));
+      for (let p = 0; p < pages; p++) expect(pageImages(count, 24, p).length).toBeLessThanOrEqual(24);
+    }
   });
 });
 

@@ -43,6 +43,12 @@ export class GloApp extends HTMLElement {
       tab.addEventListener('keydown', (event) => this.onTabKey(event, tab));
     });
     this.querySelector<HTMLButtonElement>('[data-copy-link]')?.addEventListener('click', () => void this.copyLink());
+    // The intro's links open their view in place (the page keeps its run and backend).
+    this.querySelectorAll<HTMLAnchorElement>('[data-view-link]').forEach((link) => link.addEventListener('click', (event) => {
+      event.preventDefault();
+      this.showView(link.dataset.viewLink as ViewName);
+      this.querySelector<HTMLElement>(`#tab-${link.dataset.viewLink}`)?.focus();
+    }));
     // A view hands an image to Edit (Explore's "Edit this image"): open the tab, then give it the picture.
     document.addEventListener('glo:edit-image', (event) => {
       const { values, caption } = (event as CustomEvent<{ values: Float32Array; caption: string }>).detail;
@@ -151,14 +157,19 @@ export class GloApp extends HTMLElement {
     };
   }
 
+  /** Where the run came from, in words: what it was trained on, how long, on what; and how well it fits. */
   private describeRun(run: LoadedRun): void {
     const m = run.manifest;
     const info = this.querySelector('[data-run-info]');
     if (!info) return;
-    const labels = m.dataset.labels ? `, ${m.dataset.labels.classes.length} classes` : '';
+    const n = (x: number) => x.toLocaleString('en');
+    const classes = m.dataset.labels ? `, ${m.dataset.labels.classes.length} classes` : '';
+    const epochs = `${m.training.epochs} epoch${m.training.epochs === 1 ? '' : 's'}`;
+    const { reconstructionPsnr, pcaReconstructionPsnr } = m.metrics.final;
     info.textContent =
-      `${m.dataset.source}: ${m.dataset.imageCount} images at ${m.dataset.imageSize} px${labels}; ${m.latents.dim}-d codes (${m.latents.projection}); ` +
-      `${m.training.epochs} epochs on ${m.backend.name}; reconstruction ${m.metrics.final.reconstructionPsnr.toFixed(2)} dB (PCA ${m.metrics.final.pcaReconstructionPsnr.toFixed(2)} dB).`;
+      `This run was trained on ${n(m.dataset.imageCount)} images (${m.dataset.source}, ${m.dataset.imageSize} px${classes}) for ${epochs} ` +
+      `with the ${m.backend.name} backend; each image has a ${m.latents.dim}-number code. It reconstructs them at ` +
+      `${reconstructionPsnr.toFixed(2)} dB PSNR, against ${pcaReconstructionPsnr.toFixed(2)} dB for PCA with as many components.`;
   }
 
   private view(name: ViewName): (GloView & { deactivate?: () => void }) | null {

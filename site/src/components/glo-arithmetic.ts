@@ -6,7 +6,7 @@ import { arithmetic } from '../../../training/glo/latent.ts';
 import { choicesFor, concatCodes, describeChoice, randomChoices } from '../lib/choices.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
-import { generatedCanvas } from './thumbnails.ts';
+import { choiceImages, generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 import { DownloadControl } from './download.ts';
 import { downloadName } from '../lib/images.ts';
@@ -35,7 +35,7 @@ export class GloArithmetic extends ViewElement {
       if (!context) return undefined;
       const choices = choicesFor(context.run, context.permalink.state, [...slots]);
       return {
-        canvases: Array.from(this.equation.querySelectorAll('canvas')),
+        canvases: Array.from(this.equation.querySelectorAll('canvas:not(.training)')),
         columns: 4,
         name: downloadName(context.run.manifest.runId, 'arithmetic', slots.map((s) => `${s}${formatChoice(choices[s])}`)),
       };
@@ -59,9 +59,10 @@ export class GloArithmetic extends ViewElement {
     const result = arithmetic(a, b, c, run.manifest.latents.projection);
     const images = await context.generate(concatCodes([a, b, c, result]), { signal });
     const figure = (k: number, caption: string, attribute: string) => {
-      const canvas = generatedCanvas(run, images, k, caption);
-      canvas.setAttribute(attribute, '');
-      return h('figure', { class: 'choice' }, canvas, h('figcaption', {}, caption));
+      const choice = k < 3 ? choices[slots[k]] : undefined;
+      const shown = choice ? choiceImages(run, images, k, choice, caption) : generatedCanvas(run, images, k, caption);
+      (shown instanceof HTMLCanvasElement ? shown : shown.querySelector('canvas:not(.training)')!).setAttribute(attribute, '');
+      return h('figure', { class: 'choice' }, shown, h('figcaption', {}, caption));
     };
     const sign = (text: string) => h('span', { class: 'operator', 'aria-hidden': 'true' }, text);
     this.equation.replaceChildren(

@@ -77,6 +77,7 @@ export class GloEdit extends ViewElement {
       h('legend', {}, '1. Image'),
       h('label', { for: 'edit-index' }, 'Training image #', this.indexInput),
       h('label', { for: 'edit-upload' }, 'Or upload a picture', this.uploadInput),
+      h('span', { class: 'hint' }, 'You can also drop a picture on this page or paste one (Ctrl+V).'),
       h('span', { class: 'hint' }, 'Uploads are centre-cropped and resized to the run\'s size; a link cannot carry an upload (it keeps the damage and steps).'),
     );
     this.damage = new DamageControls({
@@ -127,7 +128,28 @@ export class GloEdit extends ViewElement {
     );
 
     this.indexInput.addEventListener('change', () => this.guard(() => this.chooseImage(Number(this.indexInput.value))));
-    this.uploadInput.addEventListener('change', () => this.guard(() => this.upload()));
+    this.uploadInput.addEventListener('change', () => this.guard(() => this.upload(this.uploadInput.files?.[0])));
+    // Drop a picture anywhere on the view, or paste one while it is open.
+    this.addEventListener('dragover', (event) => {
+      if (!event.dataTransfer?.types.includes('Files')) return;
+      event.preventDefault();
+      this.classList.add('dropping');
+    });
+    this.addEventListener('dragleave', () => this.classList.remove('dropping'));
+    this.addEventListener('drop', (event) => {
+      this.classList.remove('dropping');
+      const file = imageFile(event.dataTransfer?.files);
+      if (!file) return;
+      event.preventDefault();
+      this.guard(() => this.upload(file));
+    });
+    document.addEventListener('paste', (event) => {
+      if (this.closest('[hidden]') || !this.context) return;
+      const file = imageFile(event.clipboardData?.files);
+      if (!file) return;
+      event.preventDefault();
+      this.guard(() => this.upload(file));
+    });
     this.damage.attachPainting(this.damagedCanvas, () => (this.context ? this.clean : undefined));
     this.restorePanel.restoreButton.addEventListener('click', () => this.guard(() => this.runRestore()));
     this.restorePanel.cancelButton.addEventListener('click', () => this.cancel(true));
@@ -195,8 +217,7 @@ export class GloEdit extends ViewElement {
     await this.newImage();
   }
 
-  private async upload(): Promise<void> {
-    const file = this.uploadInput.files?.[0];
+  private async upload(file: File | undefined): Promise<void> {
     const context = this.context;
     if (!file || !context) return;
     await this.usePicture(await imageFileToValues(file, context.run.shape), `upload: ${file.name}`);
@@ -296,6 +317,11 @@ export class GloEdit extends ViewElement {
       this.restorePanel.end();
     }
   }
+}
+
+/** The first image among dropped or pasted files. */
+function imageFile(files: FileList | undefined | null): File | undefined {
+  return Array.from(files ?? []).find((f) => f.type.startsWith('image/'));
 }
 
 customElements.define('glo-edit', GloEdit);

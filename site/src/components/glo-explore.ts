@@ -15,6 +15,7 @@ import { downloadName, paint, valuesToRgba } from '../lib/images.ts';
 import type { LoadedRun } from '../lib/run-loader.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
+import { trainingCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 import { DownloadControl } from './download.ts';
 import { formatChoice } from '../lib/permalink.ts';
@@ -40,6 +41,8 @@ export class GloExplore extends ViewElement {
   private picker!: Picker;
   private canvas!: HTMLCanvasElement;
   private caption!: HTMLElement;
+  /** The training image a training-image start was fitted to, beside the explored image. */
+  private startImage!: HTMLElement;
   private sliderList!: HTMLElement;
   private sliders: HTMLInputElement[] = [];
   private outputs: HTMLOutputElement[] = [];
@@ -73,6 +76,7 @@ export class GloExplore extends ViewElement {
     });
     this.canvas = h('canvas', { class: 'image', role: 'img', 'aria-label': 'The explored image', 'data-explore-image': true, style: 'width: 192px; height: 192px' });
     this.caption = h('figcaption', { class: 'caption', 'aria-live': 'polite' });
+    this.startImage = h('figure', { class: 'big', hidden: true });
     this.sliderList = h('ol', { class: 'explore-sliders', 'aria-label': 'Principal directions of the codes' });
 
     this.startSelect.addEventListener('change', () => this.update({ from: this.startSelect.value as Start, x: undefined }));
@@ -84,7 +88,7 @@ export class GloExplore extends ViewElement {
     this.append(
       h('p', { class: 'hint' }, 'Each slider moves the code along one principal direction of the learned codes (the first ones carry most of their variance), from -3 to +3 standard deviations.'),
       h('div', { class: 'toolbar' }, h('label', { for: 'explore-start' }, 'Start from', this.startSelect), this.seedLabel, reset, randomize, toEdit, download.element),
-      h('div', { class: 'explore' }, h('figure', { class: 'big' }, this.canvas, this.caption), this.sliderList),
+      h('div', { class: 'explore' }, this.startImage, h('figure', { class: 'big' }, this.canvas, this.caption), this.sliderList),
       this.picker.element,
     );
   }
@@ -106,10 +110,18 @@ export class GloExplore extends ViewElement {
       this.picker.setChosen({ a });
       this.base = context.codeOf(a);
       this.baseCaption = describeChoice(run, a);
+      if ('image' in a) {
+        const training = trainingCanvas(run, a.image, `training image ${this.baseCaption}`);
+        training.classList.add('training');
+        this.startImage.replaceChildren(training, h('figcaption', { class: 'caption' }, `the training image (${this.baseCaption})`));
+      }
+      this.startImage.hidden = !('image' in a);
     } else if (from === 'sample') {
+      this.startImage.hidden = true;
       this.base = sampleGaussian(run.prior.global, 1, new Random(seed), { projection: run.manifest.latents.projection });
       this.baseCaption = `prior sample (seed ${seed})`;
     } else {
+      this.startImage.hidden = true;
       this.base = Float32Array.from(run.prior.global.mean);
       this.baseCaption = 'the mean code';
     }

@@ -6,7 +6,7 @@ import { bilinearGrid } from '../lib/grid.ts';
 import { choicesFor, concatCodes, describeChoice, randomChoices } from '../lib/choices.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
-import { generatedCanvas } from './thumbnails.ts';
+import { generatedCanvas, sprite } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 import { DownloadControl } from './download.ts';
 import { downloadName } from '../lib/images.ts';
@@ -57,7 +57,12 @@ export class GloGrid extends ViewElement {
     this.side.value = String(side);
     this.picker.setRun(run);
     this.picker.setChosen(choices);
-    this.corners.textContent = `Corners: ${slots.map((s) => describeChoice(run, choices[s])).join(', ')} (top left, top right, bottom left, bottom right).`;
+    // The training images at the corners (class means have none), as the codes at the grid's corners came from them.
+    this.corners.replaceChildren('Corners (top left, top right, bottom left, bottom right): ', ...slots.flatMap((s, k) => {
+      const choice = choices[s];
+      const name = describeChoice(run, choice);
+      return [k ? ', ' : '', ...('image' in choice ? [sprite(run, choice.image, 24), ' '] : []), name];
+    }), '.');
     this.dataset.state = 'rendering';
     const [a, b, c, d] = slots.map((s) => context.codeOf(choices[s]));
     const codes = bilinearGrid(a, b, c, d, side);

@@ -10,7 +10,7 @@ import { formatChoice } from '../lib/permalink.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { DownloadControl } from './download.ts';
 import { Picker } from './picker.ts';
-import { generatedCanvas } from './thumbnails.ts';
+import { choiceImages, generatedCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 
 export class GloMorph extends ViewElement {
@@ -98,7 +98,7 @@ export class GloMorph extends ViewElement {
     const ends = await context.generate(concatCodes([a, b]), { signal });
     this.endpoints.replaceChildren(
       ...(['a', 'b'] as const).map((slot, k) =>
-        h('figure', { class: 'choice', 'data-endpoint': slot }, generatedCanvas(run, ends, k, `${slot.toUpperCase()}: g(z) of ${describeChoice(run, choices[slot])}`), h('figcaption', {}, `${slot.toUpperCase()}: ${describeChoice(run, choices[slot])}`)),
+        h('figure', { class: 'choice', 'data-endpoint': slot }, choiceImages(run, ends, k, choices[slot], `${slot.toUpperCase()}: ${describeChoice(run, choices[slot])}`), h('figcaption', {}, `${slot.toUpperCase()}: ${describeChoice(run, choices[slot])}`)),
       ),
     );
     await this.paintFrame(t, signal);

@@ -2,7 +2,8 @@
  * <glo-reconstructions>: each training image x_i beside g(z_i) with its PSNR, a page at a time (one batched
  * generation per page). The figure the paper reports, per image, in the browser.
  */
-import { labelOf } from '../lib/choices.ts';
+import { gatherRows } from '../../../training/glo/latent.ts';
+import { labelOf, pageImages } from '../lib/choices.ts';
 import { psnr } from '../lib/images.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { generatedCanvas, trainingCanvas } from './thumbnails.ts';
@@ -59,11 +60,13 @@ export class GloReconstructions extends ViewElement {
     const { run } = context;
     const pages = this.pages(context);
     const page = Math.min(pages - 1, context.permalink.state.page ?? 0);
-    const first = page * pageSize;
-    const count = Math.min(pageSize, run.tileCount - first);
+    const shownImages = pageImages(run.tileCount, pageSize, page);
+    const count = shownImages.length;
     this.previous.disabled = page === 0;
     this.next.disabled = page >= pages - 1;
-    this.pageLabel.textContent = `Images ${first}–${first + count - 1} of ${run.tileCount} (page ${page + 1} of ${pages})`;
+    this.pageLabel.textContent = pages === 1
+      ? `All ${run.tileCount} images`
+      : `${count} of ${run.tileCount} images, spread over the dataset (page ${page + 1} of ${pages})`;
     this.dataset.state = 'rendering';
     this.summary.textContent = 'Generating…';
 
@@ -73,7 +76,7 @@ export class GloReconstructions extends ViewElement {
     const slots: { name: string; canvas: HTMLCanvasElement; button: HTMLButtonElement; psnr: HTMLElement }[] = [];
     const items: HTMLElement[] = [];
     for (let k = 0; k < count; k++) {
-      const i = first + k;
+      const i = shownImages[k];
       const label = labelOf(run, i);
       const name = `image ${i}${label ? ` (${label})` : ''}`;
       const training = trainingCanvas(run, i, name);
@@ -92,10 +95,10 @@ export class GloReconstructions extends ViewElement {
       for (; shown < done; shown++) {
         const k = shown;
         const { name, canvas, button, psnr: psnrElement } = slots[k];
-        const db = psnr(images, run.tileValues(first + k), k * ppi, ppi);
+        const db = psnr(images, run.tileValues(shownImages[k]), k * ppi, ppi);
         total += db;
         const reconstruction = generatedCanvas(run, images, k, `reconstruction of ${name}, ${db.toFixed(1)} dB`);
-        reconstruction.dataset.reconIndex = String(first + k);
+        reconstruction.dataset.reconIndex = String(shownImages[k]);
         canvas.replaceWith(reconstruction);
         const values = images.slice(k * ppi, (k + 1) * ppi);
         button.disabled = false;
@@ -104,7 +107,7 @@ export class GloReconstructions extends ViewElement {
         psnrElement.textContent = `${db.toFixed(1)} dB`;
       }
     };
-    const codes = run.latents.slice(first * run.dim, (first + count) * run.dim);
+    const codes = gatherRows(run.latents, run.dim, shownImages);
     const images = await context.generate(codes, { batchSize: 8, signal, onBatch: (done, _total, so) => showUpTo(done, so) });
     showUpTo(count, images);
     this.summary.textContent = `Mean PSNR on this page: ${(total / count).toFixed(2)} dB (whole run: ${run.manifest.metrics.final.reconstructionPsnr.toFixed(2)} dB).`;

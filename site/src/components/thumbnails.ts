@@ -1,5 +1,6 @@
 /** Small image widgets shared by the views: atlas sprites for training images, canvases for generated ones. */
 import { paint, valuesToRgba } from '../lib/images.ts';
+import type { Choice } from '../lib/permalink.ts';
 import type { LoadedRun } from '../lib/run-loader.ts';
 import { h } from './view-base.ts';
 
@@ -27,4 +28,16 @@ export function trainingCanvas(run: LoadedRun, index: number, label: string): HT
   const canvas = h('canvas', { class: 'image', role: 'img', 'aria-label': label });
   paint(canvas, run.tile(index), run.shape.size);
   return canvas;
+}
+
+/**
+ * A chosen image as a view shows it: g(z) of its code and, when it is a training image, the training image
+ * itself beside it (what the code was fitted to), so a user sees both at once.
+ */
+export function choiceImages(run: LoadedRun, images: ArrayLike<number>, index: number, choice: Choice, caption: string): HTMLElement {
+  const generated = generatedCanvas(run, images, index, `g(z) of ${caption}`);
+  if (!('image' in choice)) return h('span', { class: 'pair' }, generated);
+  const training = trainingCanvas(run, choice.image, `training image ${caption}`);
+  training.classList.add('training');
+  return h('span', { class: 'pair', title: 'left: the training image; right: g(z), its reconstruction' }, training, generated);
 }

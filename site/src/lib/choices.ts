@@ -95,3 +95,13 @@ export function randomChoices(run: ChoiceSource, slots: ChoiceSlot[], random: ()
 
 /** Codes stacked into one [n, dim] array (what generate() takes). */
 export const concatCodes = (codes: Float32Array[]): Float32Array => stackRows(codes);
+
+/**
+ * The images of page `page` when `count` images are shown `size` a page: every P-th image (P the number of
+ * pages), starting at `page`. The first page thus spans the whole dataset (datasets are often sorted by class,
+ * and the first 24 emoji are all keycaps), and the pages together show every image once.
+ */
+export function pageImages(count: number, size: number, page: number): number[] {
+  const pages = Math.max(1, Math.ceil(count / size));
+  return Array.from({ length: size }, (_, k) => k * pages + page).filter((i) => i < count);
+}
