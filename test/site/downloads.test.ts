@@ -3,37 +3,14 @@
  * scale x scale block of what the canvas shows), named after the run and the state that reproduces it.
  */
 import { readFile } from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
-import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
-import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
-import { ensureFixtureRuns, fixtureRunId } from './helpers/fixture-runs.ts';
+import { describe, expect, it } from 'vitest';
+import { fixtureRunId } from './helpers/fixture-runs.ts';
+import { serveSiteForTests } from './helpers/served-site.ts';
 
-let browser: Browser;
-let server: StaticServer;
+const site = serveSiteForTests();
 const size = 32; // the fixture run's image size
-
-beforeAll(async () => {
-  const [fixture, dist] = await Promise.all([ensureFixtureRuns(), ensureSiteBuilt()]);
-  expect(fixture.manifest.dataset.imageSize).toBe(size);
-  server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: dist }]);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(query: string, view: string): Promise<{ page: Page; errors: string[] }> {
-  const watched = await watchedPage(browser);
-  await watched.page.goto(`${server.url}?backend=wasm&run=${fixtureRunId}&${query}`);
-  await waitForApp(watched.page);
-  await watched.page.waitForSelector(`glo-${view}[data-state=ready]`, { timeout: 60_000 });
-  return watched;
-}
 
 /** Clicks the view's download at `scale`; returns the file's name and its RGBA pixels. */
 async function download(page: Page, view: string, scale: number) {
@@ -49,8 +26,10 @@ const canvasPixels = (page: Page, selector: string) => page.$$eval(selector, (ca
 }));
 
 describe('downloads', () => {
+  it('the fixture run is 32 px', () => expect(site.fixture.manifest.dataset.imageSize).toBe(size));
+
   it('the sample sheet at 4x: 8 per row, 2 px gaps, every pixel a 4 x 4 block of what the canvas shows', async () => {
-    const { page, errors } = await open('view=sample&seed=5&temp=0.7', 'sample');
+    const { page, errors } = await site.open('view=sample&seed=5&temp=0.7', 'sample');
     const { name, width, height, pixels } = await download(page, 'sample', 4);
     expect(name).toBe(`${fixtureRunId}-samples-seed5-t0.7.png`);
     expect([width, height]).toEqual([(8 * size + 7 * 2) * 4, (2 * size + 2) * 4]);
@@ -78,7 +57,7 @@ describe('downloads', () => {
       ['view=edit&a=4&damage=noise&noise=0.5&seed=3', 'edit', /^fixture-edit-image4-noise-sigma0\.5-seed3\.png$/, 3 * size + 4, size],
     ];
     for (const [query, view, pattern, width, height] of cases) {
-      const { page, errors } = await open(query, view);
+      const { page, errors } = await site.open(query, view);
       const file = await download(page, view, 1);
       expect(file.name, view).toMatch(pattern);
       expect([file.width, file.height], view).toEqual([width, height]);

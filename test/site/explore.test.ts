@@ -3,39 +3,14 @@
  * code's image exactly (a training image's is its reconstruction); moving one changes the image while dragging;
  * the link reproduces it; Reset, Randomize and "Edit this image" do what they say; every slider has a name.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
-import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
-import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
-import { ensureFixtureRuns, fixtureRunId } from './helpers/fixture-runs.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { watchedPage } from '../../site/dev/chromium.ts';
+import { canvasPixels, serveSiteForTests } from './helpers/served-site.ts';
 
-let browser: Browser;
-let server: StaticServer;
+const site = serveSiteForTests();
 
-beforeAll(async () => {
-  const [fixture, dist] = await Promise.all([ensureFixtureRuns(), ensureSiteBuilt()]);
-  server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: dist }]);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(query: string, view = 'explore'): Promise<{ page: Page; errors: string[] }> {
-  const watched = await watchedPage(browser);
-  await watched.page.goto(`${server.url}?backend=wasm&run=${fixtureRunId}&${query}`);
-  await waitForApp(watched.page);
-  await watched.page.waitForSelector(`glo-${view}[data-state=ready]`, { timeout: 60_000 });
-  return watched;
-}
-
-const pixels = (page: Page, selector: string) => page.$eval(selector, (canvas) => {
-  const c = canvas as HTMLCanvasElement;
-  return Array.from(c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data);
-});
+const pixels = canvasPixels;
 
 /** Moves slider `j` to `value` as a drag does (input events), then releases it (change). */
 async function drag(page: Page, j: number, value: number): Promise<void> {
@@ -50,11 +25,11 @@ async function drag(page: Page, j: number, value: number): Promise<void> {
 
 describe('Explore', () => {
   it('starts a training image\'s code at its reconstruction, and a slider moves the image', async () => {
-    const recon = await open('view=reconstructions', 'reconstructions');
+    const recon = await site.open('view=reconstructions', 'reconstructions');
     const reconstruction = await pixels(recon.page, 'canvas[data-recon-index="5"]');
     await recon.page.close();
 
-    const { page, errors } = await open('view=explore&from=image&a=5');
+    const { page, errors } = await site.open('view=explore&from=image&a=5', 'explore');
     expect(await page.locator('[data-pc]').count()).toBe(8);
     for (let j = 0; j < 8; j++) expect(await page.locator(`label[for="explore-pc-${j}"]`).first().textContent()).toBe(`Direction ${j + 1}`);
     expect(await pixels(page, 'canvas[data-explore-image]')).toEqual(reconstruction);
@@ -65,7 +40,7 @@ describe('Explore', () => {
     const link = page.url();
 
     // The link reproduces the moved image; Reset brings back the start; Randomize moves every slider.
-    const again = await watchedPage(browser);
+    const again = await watchedPage(site.browser);
     await again.page.goto(link);
     await again.page.waitForSelector('glo-explore[data-state=ready]', { timeout: 90_000 });
     expect(await pixels(again.page, 'canvas[data-explore-image]')).toEqual(moved);
@@ -81,7 +56,7 @@ describe('Explore', () => {
   });
 
   it('starts from the mean or a seeded sample, and hands its image to Edit', async () => {
-    const { page, errors } = await open('view=explore');
+    const { page, errors } = await site.open('view=explore', 'explore');
     expect(await page.inputValue('[data-explore-start]')).toBe('mean');
     const mean = await pixels(page, 'canvas[data-explore-image]');
     await page.selectOption('[data-explore-start]', 'sample');

@@ -3,36 +3,11 @@
  * plain words (kept apart from the backend this page computes on), the training image beside g(z) wherever a
  * training image is chosen, and pictures for Edit by drag-and-drop or paste.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
-import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
-import { startStaticServer, type StaticServer } from '../../training/serve/local-site.ts';
-import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { serveSiteForTests } from './helpers/served-site.ts';
 
-let browser: Browser;
-let server: StaticServer;
-let fixture: FixtureRuns;
-
-beforeAll(async () => {
-  let dist: string;
-  [fixture, dist] = await Promise.all([ensureFixtureRuns(), ensureSiteBuilt()]);
-  server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: dist }]);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(query: string, view: string): Promise<{ page: Page; errors: string[] }> {
-  const watched = await watchedPage(browser);
-  await watched.page.goto(`${server.url}?backend=wasm&run=${fixtureRunId}&${query}`);
-  await waitForApp(watched.page);
-  await watched.page.waitForSelector(`glo-${view}[data-state=ready]`, { timeout: 60_000 });
-  return watched;
-}
+const site = serveSiteForTests();
 
 /** Hands the page a 20 x 20 red PNG as a File through `how` ('drop' on the Edit view, or 'paste'). */
 async function giveFile(page: Page, how: 'drop' | 'paste', name: string): Promise<void> {
@@ -57,7 +32,7 @@ async function giveFile(page: Page, how: 'drop' | 'paste', name: string): Promis
 
 describe('for a newcomer', () => {
   it('says what GLO is and links each view; the run\'s provenance is in words, apart from this page\'s backend', async () => {
-    const { page, errors } = await open('view=reconstructions', 'reconstructions');
+    const { page, errors } = await site.open('view=reconstructions', 'reconstructions');
     expect(await page.isVisible('details.intro')).toBe(true);
     expect(await page.textContent('details.intro')).toMatch(/every training image gets a code of its\s+own/);
     const links = await page.locator('[data-view-link]').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.viewLink));
@@ -65,7 +40,7 @@ describe('for a newcomer', () => {
     await page.click('[data-view-link=explore]');
     await page.waitForSelector('glo-explore[data-state=ready]', { timeout: 60_000 });
     expect(await page.getAttribute('#tab-explore', 'aria-selected')).toBe('true');
-    const m = fixture.manifest;
+    const m = site.fixture.manifest;
     expect(await page.textContent('[data-run-info]')).toBe(
       `This run was trained on ${m.dataset.imageCount} images (${m.dataset.source}, ${m.dataset.imageSize} px, 2 classes) for ${m.training.epochs} epochs ` +
       `with the ${m.backend.name} backend; each image has a ${m.latents.dim}-number code. It reconstructs them at ` +
@@ -76,21 +51,21 @@ describe('for a newcomer', () => {
   });
 
   it('shows the training image beside g(z) wherever a training image is chosen', async () => {
-    const morph = await open('view=morph&a=3&b=17', 'morph');
+    const morph = await site.open('view=morph&a=3&b=17', 'morph');
     for (const slot of ['a', 'b']) expect(await morph.page.locator(`[data-endpoint=${slot}] canvas`).count()).toBe(2);
     await morph.page.close();
-    const arithmetic = await open('view=arithmetic&a=1&b=2&c=c1', 'arithmetic');
+    const arithmetic = await site.open('view=arithmetic&a=1&b=2&c=c1', 'arithmetic');
     // A and B are training images; C is a class mean, which has no training image.
     expect(await arithmetic.page.locator('glo-arithmetic canvas.training').count()).toBe(2);
     await arithmetic.page.close();
-    const explore = await open('view=explore&from=image&a=7', 'explore');
+    const explore = await site.open('view=explore&from=image&a=7', 'explore');
     expect(await explore.page.locator('glo-explore canvas.training').count()).toBe(1);
     expect(explore.errors).toEqual([]);
     await explore.page.close();
   });
 
   it('takes a picture for Edit by drag-and-drop and by paste', async () => {
-    const { page, errors } = await open('view=edit&a=2', 'edit');
+    const { page, errors } = await site.open('view=edit&a=2', 'edit');
     await giveFile(page, 'drop', 'dropped.png');
     await page.waitForFunction(() => document.querySelector('glo-edit')!.textContent!.includes('Original: upload: dropped.png'));
     await page.waitForSelector('glo-edit[data-state=ready]');

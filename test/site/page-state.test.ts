@@ -7,37 +7,14 @@
 import { cp, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, watchedPage, waitForApp } from '../../site/dev/chromium.ts';
-import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
-import { startStaticServer, updateRunsIndex, type StaticServer } from '../../training/serve/local-site.ts';
-import { brokenRuns, ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { watchedPage, waitForApp } from '../../site/dev/chromium.ts';
+import { startStaticServer, updateRunsIndex } from '../../training/serve/local-site.ts';
+import { brokenRuns, fixtureRunId } from './helpers/fixture-runs.ts';
+import { serveSiteForTests } from './helpers/served-site.ts';
 
-let fixture: FixtureRuns;
-let dist: string;
-let browser: Browser;
-let server: StaticServer;
-
-beforeAll(async () => {
-  [fixture, dist] = await Promise.all([ensureFixtureRuns(), ensureSiteBuilt()]);
-  server = await startStaticServer([{ prefix: '/runs/', dir: fixture.runs }, { prefix: '/', dir: dist }]);
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-async function open(query: string, view: string, viewport?: { width: number; height: number }): Promise<{ page: Page; errors: string[] }> {
-  const watched = await watchedPage(browser);
-  if (viewport) await watched.page.setViewportSize(viewport);
-  await watched.page.goto(`${server.url}?backend=wasm&run=${fixtureRunId}&${query}`);
-  await waitForApp(watched.page);
-  await watched.page.waitForSelector(`glo-${view}[data-state=ready]`, { timeout: 60_000 });
-  return watched;
-}
+const site = serveSiteForTests();
 
 async function canvasRgb(page: Page, selector: string): Promise<number[]> {
   return page.$eval(selector, (canvas) => {
@@ -48,7 +25,7 @@ async function canvasRgb(page: Page, selector: string): Promise<number[]> {
 
 describe('the page keeps what the user did', () => {
   it('a pick in the gallery keeps its search, and the next click picks what it shows', async () => {
-    const { page, errors } = await open('view=morph&a=0&b=1', 'morph');
+    const { page, errors } = await site.open('view=morph&a=0&b=1', 'morph');
     const picker = page.locator('glo-morph .picker');
     await picker.locator('[data-search]').fill('spots');
     const shown = async () => picker.locator('button[data-image]').evaluateAll((els) => els.map((e) => Number((e as HTMLElement).dataset.image)));
@@ -68,7 +45,7 @@ describe('the page keeps what the user did', () => {
   });
 
   it('Grid keeps its own size: a 12-frame morph strip does not open a 12 x 12 grid', async () => {
-    const { page, errors } = await open('view=morph&a=0&b=1&steps=12', 'morph');
+    const { page, errors } = await site.open('view=morph&a=0&b=1&steps=12', 'morph');
     await page.click('#tab-grid');
     await page.waitForSelector('glo-grid[data-state=ready]', { timeout: 60_000 });
     expect(await page.locator('glo-grid .interp-grid canvas').count()).toBe(36); // the default 6 x 6
@@ -78,7 +55,7 @@ describe('the page keeps what the user did', () => {
   });
 
   it('switching views clears the nearest panel of the previous view\'s image', async () => {
-    const { page, errors } = await open('view=reconstructions', 'reconstructions');
+    const { page, errors } = await site.open('view=reconstructions', 'reconstructions');
     await page.click('canvas[data-recon-index="5"]');
     await page.waitForSelector('[data-nearest-index]');
     await page.click('#tab-grid');
@@ -90,7 +67,7 @@ describe('the page keeps what the user did', () => {
   });
 
   it('an Edit link keeps the damage, its settings and the steps: opened again, the damaged image is the same', async () => {
-    const first = await open('view=edit&a=4', 'edit');
+    const first = await site.open('view=edit&a=4', 'edit');
     await first.page.check('#edit-kind-noise');
     await first.page.$eval('#edit-noise', (input) => {
       (input as HTMLInputElement).value = '0.7';
@@ -122,7 +99,7 @@ describe('the page keeps what the user did', () => {
     expect(first.errors).toEqual([]);
     await first.page.close();
 
-    const again = await watchedPage(browser);
+    const again = await watchedPage(site.browser);
     await again.page.goto(link.href);
     await again.page.waitForSelector('glo-edit[data-state=ready]', { timeout: 90_000 });
     expect(await again.page.isChecked('#edit-kind-noise')).toBe(true);
@@ -140,13 +117,13 @@ describe('the page keeps what the user did', () => {
 describe('runs glo serve cannot read', () => {
   it('are in the run picker with the reason, and opening one shows the page\'s message for it', async () => {
     const runs = path.join(await mkdtemp(path.join(tmpdir(), 'glo-unreadable-')), 'runs');
-    await cp(fixture.runs, runs, { recursive: true });
+    await cp(site.fixture.runs, runs, { recursive: true });
     const index = await updateRunsIndex(runs);
     expect(index.runs.map((r) => r.runId)).toContain(fixtureRunId);
     expect(index.unreadable?.map((r) => r.runId)).toEqual(expect.arrayContaining([brokenRuns.malformedManifest, brokenRuns.notJsonManifest, brokenRuns.newerManifest]));
-    const local = await startStaticServer([{ prefix: '/runs/', dir: runs }, { prefix: '/', dir: dist }]);
+    const local = await startStaticServer([{ prefix: '/runs/', dir: runs }, { prefix: '/', dir: site.dist }]);
     try {
-      const { page } = await watchedPage(browser);
+      const { page } = await watchedPage(site.browser);
       await page.goto(`${local.url}?backend=wasm`);
       await waitForApp(page);
       const options = await page.locator('[data-run-select] option').allTextContents();
@@ -165,14 +142,14 @@ describe('on a phone (390 x 844)', () => {
   const phone = { width: 390, height: 844 };
 
   it.each(['reconstructions', 'explore', 'morph', 'grid', 'sample', 'arithmetic', 'edit'])('the %s view does not scroll sideways', async (view) => {
-    const { page, errors } = await open(`view=${view}`, view, phone);
+    const { page, errors } = await site.open(`view=${view}`, view, phone);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(phone.width);
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
 
   it('the nearest panel is in sight next to the image it describes', async () => {
-    const { page, errors } = await open('view=reconstructions', 'reconstructions', phone);
+    const { page, errors } = await site.open('view=reconstructions', 'reconstructions', phone);
     await page.click('canvas[data-recon-index="5"]');
     await page.waitForSelector('[data-nearest-index]');
     const panel = (await page.locator('aside.nearest').boundingBox())!;
