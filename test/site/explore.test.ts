@@ -75,3 +75,30 @@ describe('Explore', () => {
     await page.close();
   }, 120_000);
 });
+
+describe('Explore hands its code on', () => {
+  it('to Morph and Arithmetic as A: their A is g(code), and the link carries the code', async () => {
+    const { page, errors } = await site.open('view=explore&from=image&a=3&x=1.5,-1,0,0,0,0,0,0', 'explore');
+    const explored = await pixels(page, 'canvas[data-explore-image]');
+    await page.click('glo-explore [data-action=send-to-morph]');
+    await page.waitForSelector('#tab-morph[aria-selected=true]');
+    await page.waitForSelector('glo-morph[data-state=ready]', { timeout: 60_000 });
+    expect(new URL(page.url()).searchParams.get('a')).toMatch(/^z[A-Za-z0-9_-]+$/);
+    expect(await page.textContent('[data-endpoint=a] figcaption')).toBe('A: a code from Explore');
+    expect(await pixels(page, '[data-endpoint=a] canvas')).toEqual(explored);
+    // The link alone reproduces Morph's A.
+    const again = await watchedPage(site.browser);
+    await again.page.goto(page.url());
+    await again.page.waitForSelector('glo-morph[data-state=ready]', { timeout: 90_000 });
+    expect(await pixels(again.page, '[data-endpoint=a] canvas')).toEqual(explored);
+    await again.page.close();
+
+    await page.click('#tab-explore');
+    await page.waitForSelector('glo-explore[data-state=ready]');
+    await page.click('glo-explore [data-action=send-to-arithmetic]');
+    await page.waitForSelector('glo-arithmetic[data-state=ready]', { timeout: 60_000 });
+    expect(await pixels(page, 'canvas[data-arith-a]')).toEqual(explored);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 120_000);
+});

@@ -7,7 +7,7 @@ import { bilinearGrid } from '../../site/src/lib/grid.ts';
 import { downloadName, psnr, rgbaToBytes, rgbaToValues, sheetTile, tileRgba, upscaleNearest, valuesToRgba } from '../../site/src/lib/images.ts';
 import { valueToByte } from '../../training/glo/pixels.ts';
 import { nearestTiles } from '../../site/src/lib/nearest.ts';
-import { decodeMask, decodePermalink, encodeMask, encodePermalink, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
+import { decodeMask, decodePermalink, encodeMask, encodePermalink, formatChoice, parseChoice, PermalinkStore } from '../../site/src/lib/permalink.ts';
 import { countingFetch, loadManifest, loadRunsIndex, RunLoadError, runsBaseUrl } from '../../site/src/lib/run-loader.ts';
 import { backendFromQuery, isSoftwareRenderer } from '../../site/src/lib/tf.ts';
 
@@ -43,6 +43,15 @@ describe('permalink', () => {
     expect(parseChoice('c2')).toEqual({ classMean: 2 });
     expect(parseChoice('1e3')).toBeUndefined();
     expect(parseChoice('')).toBeUndefined();
+  });
+
+  it('carries a code of its own (Explore\'s hand-over) as z + its float32s in base64url, and refuses one that is not finite', () => {
+    const code = Float32Array.of(0.5, -1.25, 3, 1e-7);
+    const text = formatChoice({ code });
+    expect(text).toMatch(/^z[A-Za-z0-9_-]+$/);
+    expect(parseChoice(text)).toEqual({ code });
+    expect(parseChoice(formatChoice({ code: Float32Array.of(1, Number.NaN) }))).toBeUndefined();
+    expect(parseChoice('zabc')).toBeUndefined(); // 3 bytes: not whole floats
   });
 
   it('a store rewrites the URL with replaceState and tells subscribers', () => {

@@ -49,6 +49,13 @@ export class GloApp extends HTMLElement {
       this.showView(link.dataset.viewLink as ViewName);
       this.querySelector<HTMLElement>(`#tab-${link.dataset.viewLink}`)?.focus();
     }));
+    // A view opens another (Explore's "Morph from this"); the state it handed over is in the permalink.
+    document.addEventListener('glo:show-view', (event) => {
+      const name = (event as CustomEvent<ViewName>).detail;
+      const wasActive = this.view(name)?.context !== undefined;
+      this.showView(name);
+      if (wasActive) (this.view(name) as { refresh?: () => void } | null)?.refresh?.();
+    });
     // A view hands an image to Edit (Explore's "Edit this image"): open the tab, then give it the picture.
     document.addEventListener('glo:edit-image', (event) => {
       const { values, caption } = (event as CustomEvent<{ values: Float32Array; caption: string }>).detail;

@@ -62,6 +62,10 @@ export class GloExplore extends ViewElement {
     const reset = h('button', { type: 'button', 'data-action': 'reset' }, 'Reset');
     const randomize = h('button', { type: 'button', 'data-action': 'randomize' }, 'Randomize');
     const toEdit = h('button', { type: 'button', 'data-action': 'send-to-edit' }, 'Edit this image');
+    const toMorph = h('button', { type: 'button', 'data-action': 'send-to-morph' }, 'Morph from this');
+    const toArithmetic = h('button', { type: 'button', 'data-action': 'send-to-arithmetic' }, 'Use as A in Arithmetic');
+    toMorph.addEventListener('click', () => this.sendCode('morph'));
+    toArithmetic.addEventListener('click', () => this.sendCode('arithmetic'));
     const download = new DownloadControl('image', () => {
       const context = this.context;
       if (!context) return undefined;
@@ -87,7 +91,8 @@ export class GloExplore extends ViewElement {
 
     this.append(
       h('p', { class: 'hint' }, 'Each slider moves the code along one principal direction of the learned codes (the first ones carry most of their variance), from -3 to +3 standard deviations.'),
-      h('div', { class: 'toolbar' }, h('label', { for: 'explore-start' }, 'Start from', this.startSelect), this.seedLabel, reset, randomize, toEdit, download.element),
+      h('div', { class: 'toolbar' }, h('label', { for: 'explore-start' }, 'Start from', this.startSelect), this.seedLabel, reset, randomize, download.element),
+      h('div', { class: 'toolbar' }, toMorph, toArithmetic, toEdit),
       h('div', { class: 'explore' }, this.startImage, h('figure', { class: 'big' }, this.canvas, this.caption), this.sliderList),
       this.picker.element,
     );
@@ -196,6 +201,15 @@ export class GloExplore extends ViewElement {
   private recordPositions(): void {
     const x = this.sliders.map((s) => Number(s.value));
     this.context?.permalink.update({ x: x.every((v) => v === 0) ? undefined : x });
+  }
+
+  /** The code on screen becomes A of Morph or Arithmetic (a code choice, so the link carries it too). */
+  private sendCode(view: 'morph' | 'arithmetic'): void {
+    if (!this.context) return;
+    // `a` is shared by the views: Explore itself now starts from that code with its sliders at zero (the same
+    // image), so coming back, or opening the link, shows what was handed on.
+    this.update({ a: { code: this.currentCode() }, from: 'image', x: undefined });
+    document.dispatchEvent(new CustomEvent('glo:show-view', { detail: view }));
   }
 
   /** Hands the image on screen to the Edit view as its picture to damage and restore. */

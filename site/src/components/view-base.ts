@@ -52,6 +52,11 @@ export abstract class ViewElement extends HTMLElement implements GloView {
     this.render(context, this.abort.signal).catch((e) => context.reportError(e));
   }
 
+  /** Renders again from the permalink (another view changed it, e.g. Explore handing over a code). */
+  refresh(): void {
+    this.rerender();
+  }
+
   /** Writes state to the permalink, then renders from it. */
   protected update(patch: Partial<PermalinkState>): void {
     this.current?.permalink.update(patch);

@@ -29,12 +29,14 @@ export function classMembers(run: ChoiceSource, c: number): number[] {
 export function validChoice(run: ChoiceSource, choice: Choice | undefined): choice is Choice {
   if (!choice) return false;
   if ('image' in choice) return choice.image >= 0 && choice.image < run.tileCount;
+  if ('code' in choice) return choice.code.length === run.dim;
   return !!run.classes && choice.classMean >= 0 && choice.classMean < run.classes.length && classMembers(run, choice.classMean).length > 0;
 }
 
 /** The code of a choice: the image's row, or the mean code of its class (cached per run). */
 export function codeOf(run: ChoiceSource, choice: Choice): Float32Array {
   if ('image' in choice) return run.latents.slice(choice.image * run.dim, (choice.image + 1) * run.dim);
+  if ('code' in choice) return Float32Array.from(choice.code);
   let cache = classMeans.get(run.latents);
   if (!cache) classMeans.set(run.latents, (cache = new Map()));
   let mean = cache.get(choice.classMean);
@@ -48,6 +50,7 @@ export function labelOf(run: ChoiceSource, image: number): string | undefined {
 
 /** "image 12 (Smileys & Emotion)" or "mean of Animals & Nature". */
 export function describeChoice(run: ChoiceSource, choice: Choice): string {
+  if ('code' in choice) return 'a code from Explore';
   if ('classMean' in choice) return `mean of ${run.classes?.[choice.classMean] ?? `class ${choice.classMean}`}`;
   const label = labelOf(run, choice.image);
   return label ? `image ${choice.image} (${label})` : `image ${choice.image}`;

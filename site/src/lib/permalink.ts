@@ -8,10 +8,10 @@ export const viewNames = ['reconstructions', 'explore', 'morph', 'grid', 'sample
 export type ViewName = (typeof viewNames)[number];
 
 /**
- * A chosen image: a training image (its index) or, in labelled runs, a class's mean code. In the URL: "12" or
- * "c3" (class 3).
+ * A chosen image: a training image (its index), in labelled runs a class's mean code, or a code of its own
+ * (Explore's "use as A"). In the URL: "12", "c3" (class 3), or "z" and the code's float32s in base64url.
  */
-export type Choice = { image: number } | { classMean: number };
+export type Choice = { image: number } | { classMean: number } | { code: Float32Array };
 
 export interface PermalinkState {
   run?: string;
@@ -56,11 +56,34 @@ export function parseChoice(text: string | null | undefined): Choice | undefined
   if (image) return { image: Number(text) };
   const cls = /^c(\d{1,6})$/.exec(text);
   if (cls) return { classMean: Number(cls[1]) };
+  const code = /^z([A-Za-z0-9_-]{6,11000})$/.exec(text);
+  if (code) {
+    const bytes = base64urlToBytes(code[1]);
+    if (bytes && bytes.length % 4 === 0) {
+      const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+      if (values.every(Number.isFinite)) return { code: Float32Array.from(values) };
+    }
+  }
   return undefined;
 }
 
 export function formatChoice(pick: Choice): string {
+  if ('code' in pick) return `z${bytesToBase64url(new Uint8Array(pick.code.buffer, pick.code.byteOffset, pick.code.byteLength))}`;
   return 'image' in pick ? String(pick.image) : `c${pick.classMean}`;
+}
+
+function bytesToBase64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function base64urlToBytes(text: string): Uint8Array | undefined {
+  try {
+    return Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+  } catch {
+    return undefined;
+  }
 }
 
 function number(text: string | null, valid: (n: number) => boolean): number | undefined {
@@ -125,22 +148,15 @@ const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', '
 export function encodeMask(keep: ArrayLike<number>): string {
   const bytes = new Uint8Array(Math.ceil(keep.length / 8));
   for (let i = 0; i < keep.length; i++) if (keep[i] > 0.5) bytes[i >> 3] |= 1 << (i & 7);
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return bytesToBase64url(bytes);
 }
 
 /** The inverse of encodeMask for `pixels` pixels; undefined when the text is not a mask of that size. */
 export function decodeMask(text: string, pixels: number): Float32Array | undefined {
-  let binary: string;
-  try {
-    binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  } catch {
-    return undefined;
-  }
-  if (binary.length !== Math.ceil(pixels / 8)) return undefined;
+  const bytes = base64urlToBytes(text);
+  if (!bytes || bytes.length !== Math.ceil(pixels / 8)) return undefined;
   const keep = new Float32Array(pixels);
-  for (let i = 0; i < pixels; i++) keep[i] = (binary.charCodeAt(i >> 3) >> (i & 7)) & 1;
+  for (let i = 0; i < pixels; i++) keep[i] = (bytes[i >> 3] >> (i & 7)) & 1;
   return keep;
 }
 
