@@ -84,7 +84,7 @@ describe('Explore hands its code on', () => {
     await page.waitForSelector('#tab-morph[aria-selected=true]');
     await page.waitForSelector('glo-morph[data-state=ready]', { timeout: 60_000 });
     expect(new URL(page.url()).searchParams.get('a')).toMatch(/^z[A-Za-z0-9_-]+$/);
-    expect(await page.textContent('[data-endpoint=a] figcaption')).toBe('A: a code from Explore');
+    expect(await page.textContent('[data-endpoint=a] figcaption')).toBe('A: a code from another view');
     expect(await pixels(page, '[data-endpoint=a] canvas')).toEqual(explored);
     // The link alone reproduces Morph's A.
     const again = await watchedPage(site.browser);
@@ -101,4 +101,22 @@ describe('Explore hands its code on', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+});
+
+describe('Explore from a fitted code', () => {
+  it('Edit hands the code its restoration fitted (any picture, an upload too) to Explore, which starts there', async () => {
+    const { page, errors } = await site.open('view=edit&a=2&damage=noise&noise=0.3&iters=30', 'edit');
+    expect(await page.isDisabled('[data-action=explore-code]')).toBe(true);
+    await page.click('[data-restore]');
+    await page.waitForSelector('glo-edit[data-state=done]', { timeout: 120_000 });
+    const restored = await pixels(page, 'canvas[data-restored]');
+    await page.click('[data-action=explore-code]');
+    await page.waitForSelector('#tab-explore[aria-selected=true]');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('a')?.startsWith('z') && document.querySelector('glo-explore')?.getAttribute('data-state') === 'ready', undefined, { timeout: 60_000 });
+    const explored = await pixels(page, 'canvas[data-explore-image]');
+    // g(code) both times, through the page's generate() here and the inversion's generator call there.
+    expect(Math.max(...explored.map((v, i) => Math.abs(v - restored[i])))).toBeLessThanOrEqual(1);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 180_000);
 });

@@ -58,6 +58,9 @@ export class GloEdit extends ViewElement {
   private damagedPsnr!: HTMLOutputElement;
   private restoredPsnr!: HTMLOutputElement;
   private summary!: HTMLParagraphElement;
+  private exploreButton!: HTMLButtonElement;
+  /** The code the last finished restoration fitted (of an upload, too): what "Explore this code" hands on. */
+  private fittedCode: Float32Array | undefined;
 
   protected build(): void {
     this.dataset.state = 'idle';
@@ -122,7 +125,7 @@ export class GloEdit extends ViewElement {
     this.append(
       h('style', {}, styles),
       h('div', { class: 'edit-panels' }, clean.element, damaged.element, restored.element),
-      h('div', { class: 'toolbar' }, this.summary, download.element),
+      h('div', { class: 'toolbar' }, this.summary, download.element, (this.exploreButton = h('button', { type: 'button', 'data-action': 'explore-code', disabled: true }, 'Explore this code'))),
       h('div', { class: 'edit-controls' }, source, this.damage.element, this.restorePanel.element),
       this.picker.element,
     );
@@ -152,6 +155,12 @@ export class GloEdit extends ViewElement {
     });
     this.damage.attachPainting(this.damagedCanvas, () => (this.context ? this.clean : undefined));
     this.restorePanel.restoreButton.addEventListener('click', () => this.guard(() => this.runRestore()));
+    // The fitted code (an uploaded picture's, say) as Explore's start: its sliders then move from it.
+    this.exploreButton.addEventListener('click', () => {
+      if (!this.fittedCode || !this.context) return;
+      this.context.permalink.update({ a: { code: this.fittedCode }, from: 'image', x: undefined });
+      document.dispatchEvent(new CustomEvent('glo:show-view', { detail: 'explore' }));
+    });
     this.restorePanel.cancelButton.addEventListener('click', () => this.cancel(true));
   }
 
@@ -250,6 +259,8 @@ export class GloEdit extends ViewElement {
 
   private clearRestored(): void {
     if (!this.context) return;
+    this.fittedCode = undefined;
+    this.exploreButton.disabled = true;
     const blank = new Uint8ClampedArray(new ArrayBuffer(this.size * this.size * 4)).fill(0);
     paint(this.restoredCanvas, blank, this.size);
     this.restoredPsnr.textContent = '';
@@ -311,7 +322,11 @@ export class GloEdit extends ViewElement {
         ? `Cancelled at step ${result.steps}: ${scores.restored.toFixed(2)} dB so far against ${scores.damaged.toFixed(2)} dB damaged.`
         : `Restored in ${result.steps} steps (${seconds.toFixed(1)} s): ${scores.restored.toFixed(2)} dB${what} against ${scores.damaged.toFixed(2)} dB damaged, ${gain >= 0 ? '+' : ''}${gain.toFixed(2)} dB.`;
       this.dataset.state = result.aborted ? 'cancelled' : 'done';
-      if (!result.aborted) context.showNearest(result.restored, `restored ${this.cleanCaption}`);
+      if (!result.aborted) {
+        context.showNearest(result.restored, `restored ${this.cleanCaption}`);
+        this.fittedCode = result.code;
+        this.exploreButton.disabled = false;
+      }
     } finally {
       if (this.restoring === controller) this.restoring = undefined;
       this.restorePanel.end();

@@ -50,7 +50,7 @@ export function labelOf(run: ChoiceSource, image: number): string | undefined {
 
 /** "image 12 (Smileys & Emotion)" or "mean of Animals & Nature". */
 export function describeChoice(run: ChoiceSource, choice: Choice): string {
-  if ('code' in choice) return 'a code from Explore';
+  if ('code' in choice) return 'a code from another view';
   if ('classMean' in choice) return `mean of ${run.classes?.[choice.classMean] ?? `class ${choice.classMean}`}`;
   const label = labelOf(run, choice.image);
   return label ? `image ${choice.image} (${label})` : `image ${choice.image}`;
