@@ -2,7 +2,7 @@
  * `npm run screenshots [-- --run runs/emoji-quick] [--out docs/screenshots] [--backend wasm]`
  *
  * Drives the real built page in headless Chromium on a run and saves one PNG per view into docs/screenshots/
- * (reconstructions, morph, grid, sample, arithmetic, edit, nearest): 1000 px wide, 760 px of the page from the tab
+ * (reconstructions, explore, morph, grid, sample, arithmetic, edit, nearest): 1000 px wide, 760 px of the page from the tab
  * bar down (the first one from the top), palette-compressed so the README's images stay small. The run: --run, else runs/emoji-quick, else the bench run (npm run bench:site
  * trains one), else the site tests' fixture run.
  */
@@ -16,7 +16,7 @@ import { serveOneRun } from '../../training/serve/local-site.ts';
 import { launchChromium } from '../dev/chromium.ts';
 import { ensureSiteBuilt, repoRoot } from '../dev/site-build.ts';
 
-const views = ['reconstructions', 'morph', 'grid', 'sample', 'arithmetic', 'edit', 'nearest'] as const;
+const views = ['reconstructions', 'explore', 'morph', 'grid', 'sample', 'arithmetic', 'edit', 'nearest'] as const;
 type Shot = (typeof views)[number];
 
 async function pickRun(given: string | undefined): Promise<string> {
@@ -46,7 +46,8 @@ async function waitForView(page: Page, view: string): Promise<void> {
 
 async function shoot(page: Page, url: string, shot: Shot, out: string): Promise<void> {
   const view = shot === 'nearest' ? 'reconstructions' : shot;
-  await page.goto(`${url}&view=${view}`);
+  // Explore from a training image, moved along its first two directions, so the sliders show something.
+  await page.goto(`${url}&view=${view}${shot === 'explore' ? '&from=image&a=700&x=1.5,-1,0,0,0,0,0,0' : ''}`);
   await page.waitForSelector('glo-app[data-state=ready]', { timeout: 120_000 });
   await waitForView(page, view);
   if (shot === 'edit') {
