@@ -13,6 +13,7 @@ import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { DATASETS_PREFIX, RUNS_PREFIX } from './glo-buckets.ts';
 import { bucketObjectsFinding } from './nag-findings.ts';
+import { RunnableSweeper } from './runnable-sweeper.ts';
 
 export type Compute = 'gpu' | 'cpu';
 
@@ -53,6 +54,7 @@ export class TrainingBatch extends Construct {
   readonly jobRole: iam.Role;
   readonly logGroup: logs.LogGroup;
   readonly vpc: ec2.Vpc;
+  readonly sweeper: RunnableSweeper;
 
   constructor(scope: Construct, id: string, props: TrainingBatchProps) {
     super(scope, id);
@@ -130,6 +132,9 @@ export class TrainingBatch extends Construct {
         { reason: batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY, maxTime: props.runnableTimeout, action: batch.JobStateTimeLimitActionsAction.CANCEL },
       ],
     });
+
+    // The time limits above need Batch to report the job blocked everywhere; this catches the rest.
+    this.sweeper = new RunnableSweeper(this, 'RunnableSweeper', { jobQueue: this.jobQueue, maxRunnable: props.runnableTimeout, logRetention: props.logRetention });
 
     this.jobRole = new iam.Role(this, 'JobRole', {
       assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),

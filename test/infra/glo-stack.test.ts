@@ -153,7 +153,8 @@ describe('trigger', () => {
   const datasets = 'glo-datasets-test';
   let rule: Json;
   beforeAll(() => {
-    rule = substituteRefs(only('AWS::Events::Rule'), { [id(stack.buckets.datasets)]: datasets });
+    // The dataset trigger: the rule with an event pattern (the other rule is the RUNNABLE sweeper's schedule).
+    rule = substituteRefs(resources[id(stack.trigger.rule)].Properties, { [id(stack.buckets.datasets)]: datasets });
   });
 
   it('respects "only the creation of datasets/<name>/glo.json starts a job"', () => {

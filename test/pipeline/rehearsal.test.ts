@@ -53,7 +53,10 @@ describe('rehearsal: upload -> S3 event -> rule -> Batch job command -> publishe
     const template = synthGloTemplate() as Template;
     const refs = refsOf(template);
     // GIVEN the rule and its target, the job definition, and the image's entrypoint
-    const rule = only(template, 'AWS::Events::Rule').Properties;
+    // The dataset trigger (the other rule is the RUNNABLE sweeper's schedule, which has no event pattern).
+    const rules = Object.values(template.Resources).filter((r) => r.Type === 'AWS::Events::Rule' && r.Properties.EventPattern);
+    expect(rules).toHaveLength(1);
+    const rule = rules[0].Properties;
     const pattern = resolveIntrinsics(rule.EventPattern, refs) as Record<string, never>;
     expect(rule.Targets).toHaveLength(1);
     const transformer = rule.Targets[0].InputTransformer;
