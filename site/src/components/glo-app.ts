@@ -8,7 +8,7 @@ import { generateImages } from '../lib/generate.ts';
 import { PermalinkStore, viewNames, type ViewName } from '../lib/permalink.ts';
 import { loadRun, loadRunsIndex, RunLoadError, type LoadedRun } from '../lib/run-loader.ts';
 import { loadTf, type TfHandle } from '../lib/tf.ts';
-import { runLoadedEvent, Superseded, type GloView, type ViewContext } from '../lib/view.ts';
+import { editImageEvent, runLoadedEvent, showViewEvent, Superseded, type GloView, type ViewContext } from '../lib/view.ts';
 import type { GloNearest } from './glo-nearest.ts';
 
 declare const __GLO_RUNS_URL__: string;
@@ -50,14 +50,14 @@ export class GloApp extends HTMLElement {
       this.querySelector<HTMLElement>(`#tab-${link.dataset.viewLink}`)?.focus();
     }));
     // A view opens another (Explore's "Morph from this"); the state it handed over is in the permalink.
-    document.addEventListener('glo:show-view', (event) => {
+    document.addEventListener(showViewEvent, (event) => {
       const name = (event as CustomEvent<ViewName>).detail;
       const wasActive = this.view(name)?.context !== undefined;
       this.showView(name);
       if (wasActive) (this.view(name) as { refresh?: () => void } | null)?.refresh?.();
     });
     // A view hands an image to Edit (Explore's "Edit this image"): open the tab, then give it the picture.
-    document.addEventListener('glo:edit-image', (event) => {
+    document.addEventListener(editImageEvent, (event) => {
       const { values, caption } = (event as CustomEvent<{ values: Float32Array; caption: string }>).detail;
       this.showView('edit');
       void customElements.whenDefined('glo-edit').then(() => {

@@ -157,9 +157,7 @@ export class GloEdit extends ViewElement {
     this.restorePanel.restoreButton.addEventListener('click', () => this.guard(() => this.runRestore()));
     // The fitted code (an uploaded picture's, say) as Explore's start: its sliders then move from it.
     this.exploreButton.addEventListener('click', () => {
-      if (!this.fittedCode || !this.context) return;
-      this.context.permalink.update({ a: { code: this.fittedCode }, from: 'image', x: undefined });
-      document.dispatchEvent(new CustomEvent('glo:show-view', { detail: 'explore' }));
+      if (this.fittedCode && this.context) this.handOver('explore', { a: { code: this.fittedCode }, from: 'image', x: undefined });
     });
     this.restorePanel.cancelButton.addEventListener('click', () => this.cancel(true));
   }

@@ -13,7 +13,7 @@ import { choicesFor, describeChoice, randomChoices } from '../lib/choices.ts';
 import { latestOnly } from '../lib/generate.ts';
 import { downloadName, paint, valuesToRgba } from '../lib/images.ts';
 import type { LoadedRun } from '../lib/run-loader.ts';
-import type { ViewContext } from '../lib/view.ts';
+import { editImageEvent, type ViewContext } from '../lib/view.ts';
 import { Picker } from './picker.ts';
 import { trainingCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
@@ -208,8 +208,8 @@ export class GloExplore extends ViewElement {
     if (!this.context) return;
     // `a` is shared by the views: Explore itself now starts from that code with its sliders at zero (the same
     // image), so coming back, or opening the link, shows what was handed on.
-    this.update({ a: { code: this.currentCode() }, from: 'image', x: undefined });
-    document.dispatchEvent(new CustomEvent('glo:show-view', { detail: view }));
+    this.handOver(view, { a: { code: this.currentCode() }, from: 'image', x: undefined });
+    this.rerender();
   }
 
   /** Hands the image on screen to the Edit view as its picture to damage and restore. */
@@ -217,7 +217,7 @@ export class GloExplore extends ViewElement {
     const context = this.context;
     if (!context) return;
     void context.generate(this.currentCode(), { batchSize: 1 }).then((image) => {
-      document.dispatchEvent(new CustomEvent('glo:edit-image', { detail: { values: image, caption: `explored image from ${this.baseCaption}` } }));
+      document.dispatchEvent(new CustomEvent(editImageEvent, { detail: { values: image, caption: `explored image from ${this.baseCaption}` } }));
     }).catch((e) => context.reportError(e));
   }
 }

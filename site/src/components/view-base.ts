@@ -2,8 +2,8 @@
  * Common ground of the views: the shell sets `context`; the view builds its controls once (build), then renders
  * for each context (render). A newer context aborts the previous render's signal.
  */
-import type { PermalinkState } from '../lib/permalink.ts';
-import type { GloView, ViewContext } from '../lib/view.ts';
+import type { PermalinkState, ViewName } from '../lib/permalink.ts';
+import { showViewEvent, type GloView, type ViewContext } from '../lib/view.ts';
 
 export abstract class ViewElement extends HTMLElement implements GloView {
   private current: ViewContext | undefined;
@@ -61,6 +61,15 @@ export abstract class ViewElement extends HTMLElement implements GloView {
   protected update(patch: Partial<PermalinkState>): void {
     this.current?.permalink.update(patch);
     this.rerender();
+  }
+
+  /**
+   * Hands state to another view and opens it: `patch` goes into the permalink (shared by the views, so the link
+   * carries it), then the shell shows `view`, which renders from it.
+   */
+  protected handOver(view: ViewName, patch: Partial<PermalinkState>): void {
+    this.current?.permalink.update(patch);
+    document.dispatchEvent(new CustomEvent(showViewEvent, { detail: view }));
   }
 
   /** Creates the view's controls (once). */

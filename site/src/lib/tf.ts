@@ -32,23 +32,30 @@ function webglRenderer(): string | undefined {
   return renderer;
 }
 
-type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean; description?: string; device?: string } };
+type Adapter = { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean } };
 
 /**
- * Why `name` should be passed over when the page picks a backend itself: a software rasterizer under it.
- * undefined when it is worth trying.
+ * Whether backend `name` can run here and, for a GPU API, which software rasterizer is behind it (a reason to
+ * pass it over when the page chooses). One probe per backend: one adapter request, one WebGL context.
  */
-async function softwareReason(name: BackendName): Promise<string | undefined> {
-  if (name === 'webgl') {
-    const renderer = webglRenderer();
-    return renderer && isSoftwareRenderer(renderer) ? `WebGL here is software (${renderer})` : undefined;
+async function probe(name: BackendName): Promise<{ available: boolean; software?: string }> {
+  switch (name) {
+    case 'webgpu': {
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
+      const adapter = await gpu?.requestAdapter().catch(() => null);
+      if (!adapter) return { available: false };
+      return { available: true, software: adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter ? 'WebGPU here is a software fallback' : undefined };
+    }
+    case 'webgl': {
+      const renderer = webglRenderer();
+      if (renderer === undefined) return { available: false };
+      return { available: true, software: isSoftwareRenderer(renderer) ? `WebGL here is software (${renderer})` : undefined };
+    }
+    case 'wasm':
+      return { available: typeof WebAssembly === 'object' };
+    case 'cpu':
+      return { available: true };
   }
-  if (name === 'webgpu') {
-    const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<Adapter | null> } }).gpu;
-    const adapter = await gpu?.requestAdapter().catch(() => null);
-    if (adapter && (adapter.isFallbackAdapter || adapter.info?.isFallbackAdapter)) return 'WebGPU here is a software fallback';
-  }
-  return undefined;
 }
 
 export class BackendError extends Error {
@@ -61,22 +68,16 @@ export function backendFromQuery(search: string): BackendName | undefined {
   return backendOrder.find((b) => b === value);
 }
 
+/** Loads backend `name`'s package (a probed, available one). */
 async function register(tf: Tf, name: BackendName): Promise<boolean> {
   switch (name) {
-    case 'webgpu': {
-      const gpu = (navigator as Navigator & { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-      if (!gpu || !(await gpu.requestAdapter().catch(() => null))) return false;
+    case 'webgpu':
       await import('@tensorflow/tfjs-backend-webgpu');
       return true;
-    }
-    case 'webgl': {
-      const probe = document.createElement('canvas');
-      if (!(probe.getContext('webgl2') ?? probe.getContext('webgl'))) return false;
+    case 'webgl':
       await import('@tensorflow/tfjs-backend-webgl');
       return true;
-    }
     case 'wasm': {
-      if (typeof WebAssembly !== 'object') return false;
       const wasm = await import('@tensorflow/tfjs-backend-wasm');
       const urls = await import('./wasm-urls.ts');
       wasm.setWasmPaths({
@@ -102,13 +103,13 @@ export function loadTf(preference: BackendName | undefined = backendFromQuery(lo
     const passedOver: string[] = [];
     for (const name of order) {
       try {
+        const { available, software } = await probe(name);
         // Chosen by the page, not forced: a GPU backend on a software rasterizer is slower than wasm.
-        const software = preference ? undefined : await softwareReason(name);
-        if (software) {
+        if (available && software && !preference) {
           passedOver.push(software);
           continue;
         }
-        if ((await register(tf, name)) && (await tf.setBackend(name))) {
+        if (available && (await register(tf, name)) && (await tf.setBackend(name))) {
           await tf.ready();
           return { tf, backend: name, note: passedOver.length ? `${passedOver.join('; ')}, so ${name} is faster` : undefined };
         }

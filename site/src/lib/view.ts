@@ -37,6 +37,10 @@ export interface GloView extends HTMLElement {
 }
 
 export const runLoadedEvent = 'glo-run-loaded';
+/** A view asks the shell to open another (detail: the view's name), after writing what it hands over to the permalink. */
+export const showViewEvent = 'glo-show-view';
+/** A view hands an image to Edit (detail: { values, caption }). */
+export const editImageEvent = 'glo-edit-image';
 
 /** Thrown (and ignored by reportError) when a newer request superseded the one in flight. */
 export class Superseded extends Error {
