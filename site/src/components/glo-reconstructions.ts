@@ -4,12 +4,11 @@
  */
 import { gatherRows } from '../../../training/glo/latent.ts';
 import { labelOf, pageImages } from '../lib/choices.ts';
-import { psnr } from '../lib/images.ts';
+import { downloadName, pixelsPerImage, psnr } from '../lib/images.ts';
 import type { ViewContext } from '../lib/view.ts';
 import { generatedCanvas, trainingCanvas } from './thumbnails.ts';
 import { h, ViewElement } from './view-base.ts';
 import { DownloadControl } from './download.ts';
-import { downloadName } from '../lib/images.ts';
 
 const pageSize = 24;
 
@@ -72,8 +71,8 @@ export class GloReconstructions extends ViewElement {
 
     // The training images are in the atlas already: they go on screen at once, each g(z_i) beside its image
     // as its batch arrives.
-    const ppi = run.shape.size * run.shape.size * run.shape.channels;
-    const slots: { name: string; canvas: HTMLCanvasElement; button: HTMLButtonElement; psnr: HTMLElement }[] = [];
+    const ppi = pixelsPerImage(run.shape);
+    const slots: { name: string; canvas: HTMLCanvasElement; button: HTMLButtonElement; psnrLabel: HTMLElement }[] = [];
     const items: HTMLElement[] = [];
     for (let k = 0; k < count; k++) {
       const i = shownImages[k];
@@ -83,9 +82,9 @@ export class GloReconstructions extends ViewElement {
       training.dataset.trainIndex = String(i);
       const canvas = h('canvas', { class: 'image pending', role: 'img', 'aria-label': `reconstruction of ${name}, generating` });
       const button = h('button', { type: 'button', class: 'image-button', disabled: true, 'aria-label': `Nearest training images to the reconstruction of ${name}` }, canvas);
-      const psnr = h('span', {}, '…');
-      slots.push({ name, canvas, button, psnr });
-      items.push(h('li', { 'data-index': i }, h('div', { class: 'pair' }, training, button), h('span', { class: 'caption' }, `#${i} · `, psnr)));
+      const psnrLabel = h('span', {}, '…');
+      slots.push({ name, canvas, button, psnrLabel });
+      items.push(h('li', { 'data-index': i }, h('div', { class: 'pair' }, training, button), h('span', { class: 'caption' }, `#${i} · `, psnrLabel)));
     }
     this.grid.replaceChildren(...items);
 
@@ -94,7 +93,7 @@ export class GloReconstructions extends ViewElement {
     const showUpTo = (done: number, images: Float32Array) => {
       for (; shown < done; shown++) {
         const k = shown;
-        const { name, canvas, button, psnr: psnrElement } = slots[k];
+        const { name, canvas, button, psnrLabel } = slots[k];
         const db = psnr(images, run.tileValues(shownImages[k]), k * ppi, ppi);
         total += db;
         const reconstruction = generatedCanvas(run, images, k, `reconstruction of ${name}, ${db.toFixed(1)} dB`);
@@ -103,13 +102,13 @@ export class GloReconstructions extends ViewElement {
         const values = images.slice(k * ppi, (k + 1) * ppi);
         button.disabled = false;
         button.addEventListener('click', () => context.showNearest(values, `g(z) of ${name}`));
-        psnrElement.dataset.psnr = db.toFixed(3);
-        psnrElement.textContent = `${db.toFixed(1)} dB`;
+        psnrLabel.dataset.psnr = db.toFixed(3);
+        psnrLabel.textContent = `${db.toFixed(1)} dB`;
       }
     };
     const codes = gatherRows(run.latents, run.dim, shownImages);
-    const images = await context.generate(codes, { batchSize: 8, signal, onBatch: (done, _total, so) => showUpTo(done, so) });
-    showUpTo(count, images);
+    // generate() reports every batch, the last included, so the page is complete when it returns.
+    await context.generate(codes, { batchSize: 8, signal, onBatch: (done, _total, soFar) => showUpTo(done, soFar) });
     this.summary.textContent = `Mean PSNR on this page: ${(total / count).toFixed(2)} dB (whole run: ${run.manifest.metrics.final.reconstructionPsnr.toFixed(2)} dB).`;
     this.dataset.state = 'ready';
   }
