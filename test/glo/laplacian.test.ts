@@ -3,6 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers tfjs' gradient functions (the reference pyramid is differentiated by tfjs' autodiff).
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { lapLevelWeights } from '../../training/glo/config.ts';
 import { binomialKernel2d, expandMatrix, lap1Loss, laplacianPyramid, reconstructionLoss, reduceMatrix } from '../../training/glo/laplacian.ts';
 
 beforeAll(async () => {
@@ -210,5 +211,36 @@ describe('lap1Loss', () => {
     const mse = tf.mean(tf.squaredDifference(a, b)).dataSync()[0];
     const both = reconstructionLoss(a, b, { loss: 'lap1+l2', lapWeights: weights, l2Weight: 2 }).dataSync()[0];
     expect(both).toBeCloseTo(lap + 2 * mse, 5);
+  });
+});
+
+describe('Lap1 level normalizations', () => {
+  it('weighs the per-level means 4^-j ("sums") or equally ("means")', () => {
+    expect(lapLevelWeights('sums', 4)).toEqual([1, 0.25, 0.0625, 0.015625]);
+    expect(lapLevelWeights('means', 4)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('"sums" is the equally weighted sum of every level\'s |difference| over the image\'s pixel count', () => {
+    const a = randomImages(2, 32, 3, 41);
+    const b = randomImages(2, 32, 3, 42);
+    const pyramid = laplacianPyramid(tf.sub(a, b) as tf.Tensor4D, 4);
+    // Per image: sum over levels of the summed |L^j|, divided by the image's 32 * 32 * 3 values.
+    const bySums = pyramid.reduce((total, level) => total + tf.sum(tf.abs(level)).dataSync()[0], 0) / (2 * 32 * 32 * 3);
+    const byMeans = pyramid.reduce((total, level) => total + tf.mean(tf.abs(level)).dataSync()[0], 0);
+    expect(lap1Loss(a, b, lapLevelWeights('sums', 4)).dataSync()[0]).toBeCloseTo(bySums, 5);
+    expect(lap1Loss(a, b, lapLevelWeights('means', 4)).dataSync()[0]).toBeCloseTo(byMeans, 5);
+  });
+
+  it('a colour shift moves only the residual term, by the weight the normalization gives it', () => {
+    const image = randomImages(2, 32, 3, 43);
+    const shift = 0.2;
+    const shifted = tf.add(image, shift) as tf.Tensor4D;
+    for (const normalization of ['sums', 'means'] as const) {
+      const w = lapLevelWeights(normalization, 4);
+      // Every band of the shifted image equals the original's; the residual differs by the shift everywhere.
+      expect(lap1Loss(shifted, image, w).dataSync()[0]).toBeCloseTo(w[3] * shift, 5);
+    }
+    // So Lap1 by "means" charges a colour error 64 times what "sums" charges, at 4 levels.
+    expect(lapLevelWeights('means', 4)[3] / lapLevelWeights('sums', 4)[3]).toBe(64);
   });
 });

@@ -24,8 +24,10 @@ export const gloConfigSchema = z
       .describe('Reconstruction loss: Laplacian-pyramid L1, squared error, or their sum (the paper\'s final choice).'),
     lapLevels: z.number().int().min(1).max(7).default(4)
       .describe('Laplacian pyramid levels including the low-pass residual (4 at 32 px ends at a 4x4 residual).'),
+    lapNormalization: z.enum(['sums', 'means']).default('sums')
+      .describe('How Lap1 weighs its levels (the paper leaves it open): "sums" weighs each level\'s summed |difference| equally (per-level means by 4^-j, finest first), "means" weighs each level\'s mean |difference| equally (mtyka/laploss, minimal_glo).'),
     lapWeights: z.array(z.number().nonnegative()).optional()
-      .describe('Weight of each level\'s mean absolute difference, finest first; default 4^-j (Lap1 of the paper).'),
+      .describe('Explicit weight of each level\'s mean absolute difference, finest first; overrides lapNormalization.'),
     l2Weight: z.number().nonnegative().default(1)
       .describe('Weight of the mean squared error term in "lap1+l2".'),
     optimizer: z.enum(['sgd', 'adam']).default('sgd')
@@ -107,7 +109,7 @@ export function resolveConfig(input: GloConfigInput, preset?: PresetName): GloCo
   const result = gloConfigSchema.safeParse({ ...base, ...input });
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   const parsed = result.data;
-  const lapWeights = parsed.lapWeights ?? Array.from({ length: parsed.lapLevels }, (_, j) => 4 ** -j);
+  const lapWeights = parsed.lapWeights ?? lapLevelWeights(parsed.lapNormalization, parsed.lapLevels);
   if (lapWeights.length !== parsed.lapLevels) {
     throw new ConfigError(`lapWeights has ${lapWeights.length} entries but lapLevels is ${parsed.lapLevels}: give one weight per level.`);
   }
@@ -118,6 +120,16 @@ export function resolveConfig(input: GloConfigInput, preset?: PresetName): GloCo
   const lrGenerator = parsed.lrGenerator ?? (parsed.optimizer === 'sgd' ? 1 : 0.001);
   const lrLatent = parsed.lrLatent ?? (parsed.optimizer === 'sgd' ? 10 : 10 * lrGenerator);
   return { ...parsed, lapWeights, lrGenerator, lrLatent };
+}
+
+/**
+ * The weights Lap1 puts on each level's MEAN absolute difference (finest first) for a normalization.
+ * Level j of a P-pixel image has P / 4^j pixels, so "sums" (every level's sum counts alike, divided by P)
+ * is 4^-j on the means: the low-pass residual of a 4-level pyramid weighs 1/64 of the finest band.
+ * "means" is 1 on every mean: the residual (colour, layout) weighs as much as the finest band.
+ */
+export function lapLevelWeights(normalization: 'sums' | 'means', levels: number): number[] {
+  return Array.from({ length: levels }, (_, j) => (normalization === 'sums' ? 4 ** -j : 1));
 }
 
 /** One line per field, for `glo train --help`. */

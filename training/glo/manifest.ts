@@ -27,6 +27,8 @@ export const finalMetricsSchema = z.strictObject({
 
 /** A config after resolveConfig: every field, with the loss weights and learning rates filled in. */
 export const resolvedConfigSchema = gloConfigSchema.extend({
+  // Runs from before the field existed weighed the levels by 4^-j on their means, which is "sums".
+  lapNormalization: z.enum(['sums', 'means']).default('sums'),
   lapWeights: z.array(z.number()),
   lrGenerator: z.number(),
   lrLatent: z.number(),
