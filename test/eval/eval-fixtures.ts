@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { Random } from '../../training/glo/random.ts';
@@ -8,8 +8,9 @@ import { tempDir } from '../training/training-fixtures.ts';
  * A multi-modal image set: `modes` distinct templates (a disc of one colour at one place on a background
  * of another), each repeated with small jitter. Codes of such a set form clusters, and samplers that put
  * codes between the clusters make blends that are not in the data: what the sampler comparison needs.
+ * `labelled` puts each template's images in its own class folder.
  */
-export async function makeModalImageFolder(perMode: number, size = 32, seed = 1): Promise<string> {
+export async function makeModalImageFolder(perMode: number, size = 32, seed = 1, { labelled = false } = {}): Promise<string> {
   const dir = await tempDir('glo-modal-');
   const random = new Random(seed);
   const templates = [
@@ -29,7 +30,10 @@ export async function makeModalImageFolder(perMode: number, size = 32, seed = 1)
       for (let c = 0; c < 3; c++) pixels[(y * size + x) * 3 + c] = Math.round(t.bg[c] * (1 - inside) + t.fg[c] * inside);
     }
     const png = await sharp(pixels, { raw: { width: size, height: size, channels: 3 } }).png().toBuffer();
-    await writeFile(path.join(dir, `img-${String(n).padStart(3, '0')}.png`), png);
+    // Labelled: one class subfolder per template, which the loader reads as labels.
+    const folder = labelled ? path.join(dir, `mode-${n % templates.length}`) : dir;
+    if (labelled) await mkdir(folder, { recursive: true });
+    await writeFile(path.join(folder, `img-${String(n).padStart(3, '0')}.png`), png);
   }
   return dir;
 }

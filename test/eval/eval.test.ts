@@ -26,7 +26,7 @@ let out: string;
 let manifest: RunManifest;
 
 beforeAll(async () => {
-  images = await makeModalImageFolder(16, 32, 5);
+  images = await makeModalImageFolder(16, 32, 5, { labelled: true });
   out = path.join(await tempDir(), 'eval-run');
   manifest = await train({ data: images, out, config, backend: 'wasm' });
 }, 900_000); // ~35 s of CPU; the shared 2-core machine can stretch that several times.
@@ -88,6 +88,13 @@ describe('glo eval', () => {
     expect(report.swd.samplers.map((s) => s.sampler)).toEqual(['normal', 'gaussian', 'imle']);
     expect(report.memorization.samplers.map((s) => s.samples)).toEqual([64, 64, 64]);
     expect(report.memorization.trainNearestTrain.median).toBeGreaterThan(0);
+    // Labelled (one class per template): the Fréchet distance in a classifier's features, per sampler.
+    const fd = report.frechet!;
+    expect(fd.classifier.classes).toBe(4);
+    expect(fd.imagesPerSet).toBe(24);
+    expect(fd.samplers.map((s) => s.sampler)).toEqual(['normal', 'gaussian', 'imle']);
+    expect(fd.holdoutFloor?.images).toBe(16);
+    expect(fd.classifier.accuracy).toBeGreaterThan(0.5);
 
     const again = await evaluateRun(await loadRun(openStorage(out)), { ...small, seed: 1 }, 'wasm');
     const { createdAt: _a, wallSeconds: _w, ...rest } = again;

@@ -53,6 +53,7 @@ export const evalReportSchema = z.strictObject({
     fitSteps: z.number().int().nonnegative().describe('Adam steps of the frozen-generator code fit (held-out and train refit).'),
     fitLearningRate: z.number().positive(),
     fitStarts: z.number().int().nonnegative().describe('Prior samples tried per image before the fit (multi-start), beside the prior mean.'),
+    classifierEpochs: z.number().int().positive().optional().describe('Epochs of the Fréchet distance\'s feature classifier (absent in reports from before it).'),
   }),
   images: z.strictObject({
     train: z.number().int().nonnegative().describe('Training images eval used (the atlas: all of them unless atlasMaxImages capped it).'),
@@ -85,6 +86,26 @@ export const evalReportSchema = z.strictObject({
       gaussian: swdResult.describe('Samples of that class\'s Gaussian (prior.json classes) vs half of its images.'),
     })).optional().describe('Per class, for labelled runs (classes with at least 16 training images: 8 per set).'),
   }),
+  frechet: z.strictObject({
+    featureDim: z.number().int().positive().describe('Size of the feature vector (the classifier\'s last hidden layer).'),
+    classifier: z.strictObject({
+      classes: z.number().int().min(2),
+      epochs: z.number().int().positive(),
+      trainImages: z.number().int().positive(),
+      validationImages: z.number().int().positive().describe('Training images of the run kept out of the classifier\'s training.'),
+      accuracy: z.number().describe('Top-1 accuracy on those images.'),
+      validationConfidence: z.number().describe('Mean top-class probability on those images: real images\' confidence.'),
+    }),
+    imagesPerSet: z.number().int().positive().describe('Images in each compared set (the same real halves as SWD).'),
+    floor: z.number().describe('Real vs real: the second half of the training images against the first.'),
+    holdoutFloor: z.strictObject({ images: z.number().int().positive(), distance: z.number() }).optional()
+      .describe('Held-out images (never trained on) against as many images of the first half.'),
+    samplers: z.array(z.strictObject({
+      sampler: samplerName,
+      distance: z.number().describe('Samples vs the first real half.'),
+      confidence: z.number().describe('Mean top-class probability on all samples: well below validationConfidence means the classifier sees no class in them.'),
+    })),
+  }).optional().describe('Fréchet distance in the feature space of a classifier trained on the run\'s labelled images (labelled runs only).'),
   memorization: z.strictObject({
     trainNearestTrain: z.strictObject({
       median: z.number().describe('Median RMS distance of each training image to its nearest OTHER training image.'),

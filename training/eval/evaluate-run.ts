@@ -17,6 +17,8 @@ import type { LoadedRun } from './load-run.ts';
 import { nearestDistances, quantile } from './memorization.ts';
 import { loadImleSampler } from '../trainer/imle-sampler.ts';
 import { valuesPerImage } from '../glo/pixels.ts';
+import { featureStatistics, frechetDistance } from '../glo/frechet.ts';
+import { classifierFeatures, defaultClassifierOptions, FEATURE_DIM, trainFeatureClassifier } from './feature-classifier.ts';
 
 export interface EvalOptions {
   /** Seeds every draw: sample codes, real halves, SWD patches and directions, fit starts. */
@@ -35,6 +37,8 @@ export interface EvalOptions {
   fitLearningRate: number;
   /** Prior samples tried per image before fitting (plus the prior mean). */
   fitStarts: number;
+  /** Epochs of the feature classifier behind the Fréchet distance (labelled runs only). */
+  classifierEpochs: number;
 }
 
 export const defaultEvalOptions: EvalOptions = {
@@ -50,6 +54,7 @@ export const defaultEvalOptions: EvalOptions = {
   fitSteps: 80,
   fitLearningRate: 0.1,
   fitStarts: 8,
+  classifierEpochs: defaultClassifierOptions.epochs,
 };
 
 type Info = Pick<Reporter, 'info'>;
@@ -100,6 +105,62 @@ async function fitCodes(run: LoadedRun, images: Float32Array, count: number, opt
     }
   }
   return restored;
+}
+
+/**
+ * Fréchet distances in the feature space of a classifier trained on the run's labelled training images
+ * (training/eval/feature-classifier.ts): each sampler's first n samples and the second real half against
+ * the first real half (sets of equal size, as for SWD: the distance's bias depends on the set size), and,
+ * when the run has held-out images, those against as many images of the first half.
+ */
+async function frechetOfSamplers(
+  run: LoadedRun,
+  samplers: { sampler: 'normal' | 'gaussian' | 'imle'; images: Float32Array }[],
+  realHalfA: Float32Array,
+  realHalfB: Float32Array,
+  n: number,
+  options: EvalOptions,
+  reporter?: Info,
+): Promise<EvalReport['frechet']> {
+  const ppi = valuesPerImage(run.manifest.dataset);
+  reporter?.info(`Fréchet distance: training a classifier on ${run.train.count} labelled training images (${options.classifierEpochs} epochs)`);
+  const classifier = await trainFeatureClassifier(run.train, { seed: options.seed, epochs: options.classifierEpochs });
+  try {
+    const statisticsOf = (images: Float32Array, count: number) => featureStatistics(classifierFeatures(classifier, images, count).features, FEATURE_DIM);
+    const reference = statisticsOf(realHalfA, n);
+    let holdoutFloor: NonNullable<EvalReport['frechet']>['holdoutFloor'];
+    if (run.holdout && run.holdout.count >= 2) {
+      const m = Math.min(run.holdout.count, n);
+      const held = statisticsOf(rowsOf(run.holdout, Int32Array.from({ length: m }, (_, i) => i)), m);
+      const sameSize = m === n ? reference : statisticsOf(realHalfA.subarray(0, m * ppi), m);
+      holdoutFloor = { images: m, distance: frechetDistance(held, sameSize) };
+    }
+    return {
+      featureDim: FEATURE_DIM,
+      classifier: {
+        classes: classifier.classes.length,
+        epochs: options.classifierEpochs,
+        trainImages: classifier.trainImages,
+        validationImages: classifier.validationImages,
+        accuracy: classifier.accuracy,
+        validationConfidence: classifier.validationConfidence,
+      },
+      imagesPerSet: n,
+      floor: frechetDistance(statisticsOf(realHalfB, n), reference),
+      holdoutFloor,
+      samplers: samplers.map(({ sampler, images }) => {
+        const count = images.length / ppi;
+        const { features, confidence } = classifierFeatures(classifier, images, count);
+        return {
+          sampler,
+          distance: frechetDistance(featureStatistics(features.subarray(0, n * FEATURE_DIM), FEATURE_DIM), reference),
+          confidence: confidence.reduce((s, v) => s + v, 0) / count,
+        };
+      }),
+    };
+  } finally {
+    classifier.model.dispose();
+  }
 }
 
 const withCount = (m: { mse: number; psnr: number }, images: number) => ({ mse: m.mse, psnr: m.psnr, images });
@@ -174,11 +235,13 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   const n = Math.min(options.swdImages, options.samples, Math.floor(train.count / 2));
   reporter?.info(`SWD: ${n} images per set, ${samplers.map((s) => s.sampler).join(', ')} and the real-vs-real floor`);
   const order = new Random(options.seed + 11).permutation(train.count);
+  const realHalfA = rowsOf(train, order.subarray(0, n));
+  const realHalfB = rowsOf(train, order.subarray(n, 2 * n));
   const describe = (images: Float32Array, count: number) => swdDescriptors(images, count, size, channels, swdOptions);
-  const realA = describe(rowsOf(train, order.subarray(0, n)), n);
+  const realA = describe(realHalfA, n);
   // Every set against the same real half: its projections are sorted once for all of them.
   const [floor, ...perSampler] = swdAgainst(realA, [
-    describe(rowsOf(train, order.subarray(n, 2 * n)), n),
+    describe(realHalfB, n),
     ...samplers.map(({ images }) => describe(images.subarray(0, n * ppi), n)),
   ], swdOptions);
   const swd: EvalReport['swd'] = {
@@ -205,6 +268,10 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
       swd.classes!.push({ name, imagesPerSet: nc, floor: { levels: f.levels, mean: f.mean }, gaussian: { levels: g.levels, mean: g.mean } });
     }
   }
+
+  const frechet = train.labels && train.labels.classes.length >= 2
+    ? await frechetOfSamplers(run, samplers, realHalfA, realHalfB, n, options, reporter)
+    : undefined;
 
   // Memorization: each sample's nearest training image against the training images' own spacing.
   reporter?.info(`memorization: nearest training image of ${options.samples} samples per sampler`);
@@ -240,6 +307,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
     images: { train: train.count, trainTotal: manifest.dataset.imageCount, holdout: run.holdout?.count ?? 0 },
     reconstruction,
     swd,
+    frechet,
     memorization,
   });
 }
@@ -277,6 +345,17 @@ export function formatEvalTable(report: EvalReport, where: string): string {
   if (s.classes?.length) {
     lines.push('  per class (Gaussian of the class vs its images; floor in brackets):');
     for (const c of s.classes) lines.push(`    ${c.name.slice(0, 36).padEnd(36)} ${String(c.imagesPerSet).padStart(5)} img  ${f(c.gaussian.mean).padStart(8)}  (${f(c.floor.mean)})`);
+  }
+  const fd = report.frechet;
+  if (fd) {
+    lines.push('');
+    const c = fd.classifier;
+    lines.push(`Fréchet distance in the features of a classifier trained on the run's labels, ${fd.imagesPerSet} images per set (lower is better)`);
+    lines.push(`  classifier: ${c.classes} classes, ${c.trainImages} training images, ${c.epochs} epochs; accuracy ${(100 * c.accuracy).toFixed(1)}% on ${c.validationImages} images it never saw (confidence ${f(c.validationConfidence, 3)})`);
+    lines.push(`  ${''.padEnd(40)}  distance  confidence`);
+    lines.push(`  ${'real vs real (floor)'.padEnd(40)}${f(fd.floor, 3).padStart(10)}`);
+    if (fd.holdoutFloor) lines.push(`  ${`held-out vs training (${fd.holdoutFloor.images} images)`.padEnd(40)}${f(fd.holdoutFloor.distance, 3).padStart(10)}`);
+    for (const x of fd.samplers) lines.push(`  ${samplerLabel[x.sampler].padEnd(40)}${f(x.distance, 3).padStart(10)}${f(x.confidence, 3).padStart(12)}`);
   }
   lines.push('');
   const m = report.memorization;

@@ -18,6 +18,7 @@ const evalFlags: Record<string, NumericFlag<keyof EvalOptions>> = {
   'fit-steps': { key: 'fitSteps', help: 'Adam steps fitting codes to held-out images (generator frozen)', integer: true, min: 0 },
   'fit-lr': { key: 'fitLearningRate', help: 'learning rate of that fit', integer: false },
   'fit-starts': { key: 'fitStarts', help: 'prior samples tried per image before the fit', integer: true, min: 0 },
+  'classifier-epochs': { key: 'classifierEpochs', help: 'epochs of the Fréchet distance\'s classifier (labelled runs)', integer: true },
 };
 
 export function evalUsage(): string {
@@ -29,7 +30,8 @@ export function evalUsage(): string {
 Measures a published run and writes eval.json into it (docs/quality.md): train-set GLO vs PCA
 reconstruction, held-out reconstruction (runs trained with --holdout), sliced Wasserstein distance of
 samples (N(0, I) projected, Gaussian prior, IMLE sampler) against the real images and the real-vs-real
-floor, per class when labelled, and memorization (nearest training image of each sample).
+floor, per class when labelled, the Fréchet distance in the features of a classifier trained on the
+run's labels (labelled runs), and memorization (nearest training image of each sample).
 
 ${opts}
 ${BACKEND_HELP}
