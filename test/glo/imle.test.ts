@@ -41,7 +41,7 @@ describe('IMLE sampler (GLANN)', () => {
   it('lowers its own matching loss, is deterministic, and samples inside the ball', async () => {
     const dim = 8;
     const codes = clusteredCodes(64, dim, 1);
-    const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, seed: 2 };
+    const options = { noiseDim: dim, hidden: 32, rounds: 6, candidatesPerCode: 8, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, perturbation: 0.01, seed: 2 };
     const run = async () => {
       const model = buildImleSampler(dim, options);
       const fit = await fitImle(model, codes, dim, options);
@@ -62,11 +62,11 @@ describe('IMLE sampler (GLANN)', () => {
   it('stops at the next regression step once its signal is aborted, even though every step is synchronous', async () => {
     const dim = 8;
     const codes = clusteredCodes(64, dim, 1);
-    const options = { noiseDim: dim, hidden: 32, rounds: 1000, candidatesPerCode: 2, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, seed: 2 };
+    const options = { noiseDim: dim, hidden: 32, rounds: 1000, candidatesPerCode: 2, epochsPerRound: 4, minStepsPerRound: 0, batchSize: 16, learningRate: 3e-3, perturbation: 0.01, seed: 2 };
     const model = buildImleSampler(dim, options);
     const controller = new AbortController();
     // Stands in for a signal handler: a macrotask, so it runs only if the fit yields to the event loop.
-    setTimeout(() => controller.abort(), 200);
+    setTimeout(() => controller.abort(), 1000);
     const rounds: number[] = [];
     const stop = new Error('interrupted');
     await expect(fitImle(model, codes, dim, options, 'ball', (r) => rounds.push(r.round), interruptCheck(controller.signal, () => stop, 10))).rejects.toBe(stop);

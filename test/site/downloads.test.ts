@@ -29,9 +29,9 @@ describe('downloads', () => {
   it('the fixture run is 32 px', () => expect(site.fixture.manifest.dataset.imageSize).toBe(size));
 
   it('the sample sheet at 4x: 8 per row, 2 px gaps, every pixel a 4 x 4 block of what the canvas shows', async () => {
-    const { page, errors } = await site.open('view=sample&seed=5&temp=0.7', 'sample');
+    const { page, errors } = await site.open('view=sample&seed=5&temp=0.7&sampler=gaussian', 'sample');
     const { name, width, height, pixels } = await download(page, 'sample', 4);
-    expect(name).toBe(`${fixtureRunId}-samples-seed5-t0.7.png`);
+    expect(name).toBe(`${fixtureRunId}-samples-gaussian-seed5-t0.7.png`);
     expect([width, height]).toEqual([(8 * size + 7 * 2) * 4, (2 * size + 2) * 4]);
     const shown = await canvasPixels(page, 'glo-sample canvas');
     expect(shown).toHaveLength(16);

@@ -12,7 +12,11 @@ import { startStaticServer, type StaticServer } from '../../training/serve/local
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { launchChromium, watchedPage, waitForApp, type WatchedPage } from '../../site/dev/chromium.ts';
-import { ensureFixtureRuns, fixtureRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
+import { ensureFixtureRuns, fixtureRunId, otherBestRunId, type FixtureRuns } from './helpers/fixture-runs.ts';
+import { bestSampler, evalReportSchema } from '../../training/eval/eval-report.ts';
+import { sampleImle } from '../../training/glo/imle.ts';
+import { loadImleSampler } from '../../training/trainer/imle-sampler.ts';
+import { openStorage } from '../../training/storage/open-storage.ts';
 import { maxByteDifference, nodeGenerator } from './helpers/reference.ts';
 import { ensureSiteBuilt } from '../../site/dev/site-build.ts';
 
@@ -160,7 +164,7 @@ describe('the demo site on a trained run', () => {
   });
 
   it('samples from the prior deterministically: the same seed gives the same images, another seed others', async () => {
-    await open(`run=${fixtureRunId}&view=sample&seed=5`, 'sample');
+    await open(`run=${fixtureRunId}&view=sample&seed=5&sampler=gaussian`, 'sample');
     const first = await canvases('canvas[data-sample-index]');
     expect(first).toHaveLength(16);
     const codes = sampleGaussian(prior.global, 16, new Random(5), { projection: fixture.manifest.latents.projection });
@@ -187,6 +191,34 @@ describe('the demo site on a trained run', () => {
     const codes = sampleGaussian(prior.classes.spots, 16, new Random(2), { temperature: 0.5, projection: fixture.manifest.latents.projection });
     const expected = reference.generate(codes);
     (await canvases('canvas[data-sample-index]')).forEach((rgba, i) => expect(maxByteDifference(rgba, expected, channels(), i)).toBeLessThanOrEqual(tolerance));
+  });
+
+  it('starts with the sampler eval.json measured best, offers the other, and samples IMLE as Node does', async () => {
+    const report = evalReportSchema.parse(JSON.parse(await readFile(path.join(fixture.runDir, 'eval.json'), 'utf8')));
+    const best = bestSampler(report, ['gaussian', 'imle'])!.sampler;
+    const other = best === 'gaussian' ? 'imle' : 'gaussian';
+    await open(`run=${fixtureRunId}&view=sample&seed=3`, 'sample');
+    expect(await page.inputValue('[data-sampler]')).toBe(best);
+    expect(await page.locator('[data-sampler] option').allTextContents()).toEqual(['Gaussian prior', 'IMLE sampler'].map((l, i) => (['gaussian', 'imle'][i] === best ? `${l} (best measured)` : l)));
+    expect(await page.textContent('[data-sampler-note]')).toContain('Fréchet distance');
+    // The same run with the two measurements swapped starts with the other sampler.
+    await open(`run=${otherBestRunId}&view=sample&seed=3`, 'sample');
+    expect(await page.inputValue('[data-sampler]')).toBe(other);
+
+    // IMLE: the network on seeded noise, projected, then g: the codes Node's sampleImle gives for the seed.
+    await open(`run=${fixtureRunId}&view=sample&seed=3&sampler=imle`, 'sample');
+    const imle = (await loadImleSampler(openStorage(fixture.runDir), fixture.manifest))!;
+    const codes = sampleImle(imle, 16, new Random(3), fixture.manifest.latents.projection);
+    imle.dispose();
+    const expected = reference.generate(codes);
+    (await canvases('canvas[data-sample-index]')).forEach((rgba, i) => expect(maxByteDifference(rgba, expected, channels(), i)).toBeLessThanOrEqual(tolerance));
+    await page.selectOption('[data-sampler]', 'gaussian');
+    await page.waitForFunction(() => new URL(location.href).searchParams.get('sampler') === 'gaussian');
+
+    // A class is sampled from its own Gaussian: the sampler choice is set to it and disabled.
+    await open(`run=${fixtureRunId}&view=sample&seed=3&sampler=imle&cls=spots`, 'sample');
+    expect(await page.inputValue('[data-sampler]')).toBe('gaussian');
+    expect(await page.isDisabled('[data-sampler]')).toBe(true);
   });
 
   it('does arithmetic on codes and class means: g(z_A - z_B + mean of class C)', async () => {

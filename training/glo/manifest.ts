@@ -83,6 +83,7 @@ export const runManifestSchema = z.strictObject({
     noiseDim: z.number().int().positive().describe('Draw noise from N(0, I) of this size.'),
     projection: z.enum(['ball', 'sphere']).describe('Project the network\'s outputs into the latent set before generating.'),
     matchingLoss: z.number().describe('Mean squared distance of each code to its nearest generated candidate after training.'),
+    scale: z.number().optional().describe('Mean norm of fresh samples over the codes\' mean norm after training (1 = the right scale; absent before 2026-12-01).'),
   }).optional().describe('A learned sampler beside the Gaussian prior (--sampler imle or `glo fit-sampler`).'),
   metrics: z.strictObject({ file: z.string(), final: finalMetricsSchema }),
   previews: z.array(z.string()),

@@ -12,12 +12,12 @@ export function contentTypeOf(name: string): string {
 }
 
 /**
- * The Cache-Control stored with a file, by its name. The runs index and a run's manifest change in place (a
- * new run lands, a sampler is refitted): browsers must revalidate them ("no-cache"; ETags keep that cheap),
+ * The Cache-Control stored with a file, by its name. The runs index, a run's manifest and its eval.json change
+ * in place (a new run lands, a sampler is refitted, the run is evaluated again): browsers must revalidate them ("no-cache"; ETags keep that cheap),
  * or with no header they would guess a freshness from Last-Modified and hide a new run for hours. Everything
  * else of a run is written once under a fresh run id and keeps the default (CloudFront's cache policy).
  */
 export function cacheControlOf(name: string): string | undefined {
   const base = posix.basename(name);
-  return base === 'index.json' || base === 'manifest.json' ? 'no-cache' : undefined;
+  return base === 'index.json' || base === 'manifest.json' || base === 'eval.json' ? 'no-cache' : undefined;
 }

@@ -32,7 +32,8 @@ export async function fitImleSampler(
     model.dispose();
     throw error;
   }
-  reporter?.info(`IMLE sampler: matching loss ${fit.rounds[0]?.matchingLoss.toFixed(5)} -> ${fit.matchingLoss.toFixed(5)} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  reporter?.info(`IMLE sampler: matching loss ${fit.rounds[0]?.matchingLoss.toFixed(5)} -> ${fit.matchingLoss.toFixed(5)}, samples' mean norm ${fit.scale.toFixed(3)} x the codes', in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  if (Math.abs(fit.scale - 1) > 0.1) reporter?.info(`IMLE sampler: warning: its samples' scale is off by ${(100 * (fit.scale - 1)).toFixed(0)}% from the codes' (try more rounds)`);
   return { model, fit, options: resolved };
 }
 
@@ -47,7 +48,7 @@ export async function saveImleSampler(
   const files = await saveModel(model, storage, SAMPLER_PREFIX);
   return {
     files,
-    entry: { kind: 'imle', file: `${SAMPLER_PREFIX}/model.json`, noiseDim: options.noiseDim, projection, matchingLoss: fit.matchingLoss },
+    entry: { kind: 'imle', file: `${SAMPLER_PREFIX}/model.json`, noiseDim: options.noiseDim, projection, matchingLoss: fit.matchingLoss, scale: fit.scale },
   };
 }
 

@@ -33,6 +33,8 @@ export interface PermalinkState {
   temp?: number;
   /** Class name for per-class sampling. */
   cls?: string;
+  /** Sample view: the Gaussian prior or the run's IMLE sampler (default: the best one eval.json measured). */
+  sampler?: 'gaussian' | 'imle';
   /** Reconstructions page (0-based). */
   page?: number;
   /** Edit: the damage, its noise sigma or downsampling factor, the painted mask, and the restoration's steps. */
@@ -118,6 +120,8 @@ export function decodePermalink(search: string): PermalinkState {
   if (temp !== undefined) state.temp = temp;
   const cls = q.get('cls');
   if (cls) state.cls = cls;
+  const sampler = q.get('sampler');
+  if (sampler === 'gaussian' || sampler === 'imle') state.sampler = sampler;
   const page = number(q.get('page'), isInt(0, 1e9));
   if (page !== undefined) state.page = page;
   const side = number(q.get('side'), isInt(2, 12));
@@ -142,7 +146,7 @@ export function decodePermalink(search: string): PermalinkState {
   return state;
 }
 
-const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', 'seed', 'temp', 'cls', 'page', 'damage', 'noise', 'factor', 'mask', 'iters', 'from', 'x'] as const;
+const stateKeys = ['run', 'view', ...choiceKeys, 't', 'mode', 'steps', 'side', 'seed', 'temp', 'cls', 'sampler', 'page', 'damage', 'noise', 'factor', 'mask', 'iters', 'from', 'x'] as const;
 
 /** A mask of [size * size] known (1) / hidden (0) pixels as 1 bit each, base64url: 171 characters at 32 px. */
 export function encodeMask(keep: ArrayLike<number>): string {

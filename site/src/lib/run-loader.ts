@@ -7,6 +7,7 @@ import type { z } from 'zod';
 import { decodeLatents } from '../../../training/glo/latent-codec.ts';
 import { ManifestError, parseManifest, type RunManifest } from '../../../training/glo/manifest.ts';
 import { parseRunFile, RunFileError, runFileSchemas, type PriorFile } from '../../../training/glo/run-files.ts';
+import { evalReportSchema, type EvalReport } from '../../../training/eval/eval-report.ts';
 import { parseRunsIndex, RunsIndexError, type RunsIndex } from '../../../training/glo/runs-index.ts';
 import { rgbaToBytes, rgbaToValues, sheetTile, type ImageShape } from './images.ts';
 import type { Tf } from './tf.ts';
@@ -52,6 +53,10 @@ export interface LoadedRun {
   tileBytes(): Uint8Array;
   /** Code of training image i (a copy). */
   code(i: number): Float32Array;
+  /** eval.json when `glo eval` measured the run (undefined when absent or unreadable: it is optional). */
+  evaluation?: EvalReport;
+  /** The IMLE sampler (manifest.sampler), loaded on first call; undefined when the run has none. */
+  sampler(): Promise<import('@tensorflow/tfjs-layers').LayersModel | undefined>;
   dispose(): void;
 }
 
@@ -125,11 +130,12 @@ export async function loadManifest(baseUrl: string, runId: string, fetchImpl: Fe
   }
 }
 
-async function loadGenerator(tf: Tf, runUrl: string, manifest: RunManifest, fetchImpl: Fetch) {
-  const modelUrl = new URL(manifest.model.file, runUrl).href;
+/** A tfjs LayersModel of the run (the generator, or the IMLE sampler), its weights checked against the manifest's sizes. */
+async function loadRunModel(tf: Tf, runUrl: string, manifest: RunManifest, file: string, role: 'generator' | 'sampler', fetchImpl: Fetch) {
+  const modelUrl = new URL(file, runUrl).href;
   const missing = (url: string, what: string) => () =>
-    new RunLoadError('missing-weights', `Run "${manifest.runId}" is missing its generator ${what} (${url} was not found). The run folder is incomplete: publish or copy it again.`, url);
-  const modelJson = (await readJson(await fetchOk(modelUrl, 'the generator', fetchImpl, missing(modelUrl, 'model')), 'The generator model', modelUrl)) as {
+    new RunLoadError('missing-weights', `Run "${manifest.runId}" is missing its ${role} ${what} (${url} was not found). The run folder is incomplete: publish or copy it again.`, url);
+  const modelJson = (await readJson(await fetchOk(modelUrl, `the ${role}`, fetchImpl, missing(modelUrl, 'model')), `The ${role} model`, modelUrl)) as {
     modelTopology?: object;
     weightsManifest?: { paths: string[]; weights: unknown[] }[];
   };
@@ -140,7 +146,7 @@ async function loadGenerator(tf: Tf, runUrl: string, manifest: RunManifest, fetc
   for (const group of modelJson.weightsManifest) {
     for (const path of group.paths) {
       const url = new URL(path, modelUrl).href;
-      const bytes = await (await fetchOk(url, 'the generator weights', fetchImpl, missing(url, 'weights'))).arrayBuffer();
+      const bytes = await (await fetchOk(url, `the ${role} weights`, fetchImpl, missing(url, 'weights'))).arrayBuffer();
       const listed = manifest.files.find((f) => new URL(f.path, runUrl).href === url);
       if (listed && listed.bytes !== bytes.byteLength) {
         throw new RunLoadError('missing-weights', `${url} has ${bytes.byteLength} bytes but the manifest lists ${listed.bytes}: the run's weights are truncated or replaced. Publish or copy the run again.`, url);
@@ -157,7 +163,7 @@ async function loadGenerator(tf: Tf, runUrl: string, manifest: RunManifest, fetc
       }),
     );
   } catch (e) {
-    throw new RunLoadError('malformed', `The generator of run "${manifest.runId}" could not be loaded: ${(e as Error).message}`, modelUrl);
+    throw new RunLoadError('malformed', `The ${role} of run "${manifest.runId}" could not be loaded: ${(e as Error).message}`, modelUrl);
   }
 }
 
@@ -196,6 +202,22 @@ export function countingFetch(fetchImpl: Fetch, onBytes: (bytes: number) => void
   }) as Fetch;
 }
 
+/**
+ * eval.json, which `glo eval` writes beside a published run. Optional: a run without one, or with one this
+ * page cannot read (a newer format), loads as unmeasured rather than failing.
+ */
+async function loadEvaluation(url: string, runId: string, fetchImpl: Fetch): Promise<EvalReport | undefined> {
+  try {
+    const response = await fetchImpl(url);
+    if (!response.ok) return undefined;
+    const parsed = evalReportSchema.safeParse(await response.json());
+    if (!parsed.success) console.warn(`eval.json of run "${runId}" is not one this page reads; showing the run unmeasured.`);
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A run file checked against its schema (training/glo/run-files.ts); a bad one is a 'malformed' run. */
 function checkRunFile<T>(schema: z.ZodType<T>, value: unknown, url: string): T {
   try {
@@ -231,8 +253,9 @@ export async function loadRun(
   const schemas = runFileSchemas(manifest);
   const shape: ImageShape = { size: manifest.dataset.imageSize, channels: manifest.dataset.channels };
 
+  const pendingEvaluation = loadEvaluation(at('eval.json'), runId, fetchImpl); // never rejects
   const settled = await Promise.allSettled([
-    loadGenerator(tf, runUrl, manifest, fetchImpl),
+    loadRunModel(tf, runUrl, manifest, manifest.model.file, 'generator', fetchImpl),
     (async () => {
       const bytes = new Uint8Array(await (await fetchOk(at(manifest.latents.file), 'the latent codes', fetchImpl, missingFile(manifest.latents.file))).arrayBuffer());
       try {
@@ -265,13 +288,15 @@ export async function loadRun(
     throw failed.reason;
   }
   const [model, latents, prior, labels, atlas] = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
-    Awaited<ReturnType<typeof loadGenerator>>,
+    Awaited<ReturnType<typeof loadRunModel>>,
     Float32Array,
     PriorFile,
     Int32Array | undefined,
     Awaited<ReturnType<typeof loadAtlas>>,
   ];
 
+  const evaluation = await pendingEvaluation;
+  let sampler: Promise<import('@tensorflow/tfjs-layers').LayersModel> | undefined;
   const output = model.outputs[0].shape;
   if (output[1] !== shape.size || output[2] !== shape.size || output[3] !== shape.channels || model.inputs[0].shape[1] !== dim) {
     model.dispose();
@@ -307,8 +332,20 @@ export async function loadRun(
       return allTiles;
     },
     code: (i) => latents.slice(i * dim, (i + 1) * dim),
+    evaluation,
+    sampler() {
+      const entry = manifest.sampler;
+      if (!entry) return Promise.resolve(undefined);
+      // Loaded on first use: most visits never sample with it. A failed load is retried on the next call.
+      sampler ??= loadRunModel(tf, runUrl, manifest, entry.file, 'sampler', fetchImpl).catch((e) => {
+        sampler = undefined;
+        throw e;
+      });
+      return sampler;
+    },
     dispose() {
       model.dispose();
+      void sampler?.then((m) => m.dispose(), () => undefined);
       atlas.bitmap.close();
       URL.revokeObjectURL(atlas.objectUrl);
     },

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { evalReportSchema } from '../../../training/eval/eval-report.ts';
 import { parseManifest, type RunManifest } from '../../../training/glo/manifest.ts';
 import { emptyRunsIndex, runsIndexEntry, withRun } from '../../../training/glo/runs-index.ts';
 import { makeImageFolder } from '../../training/training-fixtures.ts';
@@ -20,6 +21,10 @@ export const brokenRuns = {
   missingWeights: 'broken-no-weights',
   infinitePrior: 'broken-prior',
 } as const;
+
+/** A copy of the fixture run (not in the index; the page opens it by its link) whose eval.json is edited so that the
+ * Gaussian prior and the IMLE sampler swap places. */
+export const otherBestRunId = 'fixture-other-best';
 
 export interface FixtureRuns {
   /** runs/ with index.json, the fixture run and the broken copies. */
@@ -67,7 +72,9 @@ export async function ensureFixtureRuns(): Promise<FixtureRuns> {
     await rename(await makeImageFolder(12, 32, 11), path.join(images, 'blobs'));
     await rename(await makeImageFolder(12, 32, 12), path.join(images, 'spots'));
     const runDir = path.join(runs, fixtureRunId);
-    await run([path.join(repoRoot, 'bin', 'glo.js'), 'train', '--data', images, '--out', runDir, '--preset', 'tiny', '--epochs', '40', '--batch-size', '8', '--backend', 'wasm', '--quiet'], repoRoot);
+    await run([path.join(repoRoot, 'bin', 'glo.js'), 'train', '--data', images, '--out', runDir, '--preset', 'tiny', '--epochs', '40', '--batch-size', '8', '--sampler', 'imle', '--backend', 'wasm', '--quiet'], repoRoot);
+    // A real eval.json (small sizes: 24 images), from which the Sample view picks its default sampler.
+    await run([path.join(repoRoot, 'bin', 'glo.js'), 'eval', runDir, '--backend', 'wasm', '--quiet', '--samples', '32', '--swd-images', '12', '--patches-per-image', '32', '--directions', '32', '--repeats', '1', '--fit-steps', '5', '--fit-starts', '1'], repoRoot);
     await rm(images, { recursive: true, force: true });
     const manifest = parseManifest(JSON.parse(await readFile(path.join(runDir, 'manifest.json'), 'utf8')));
     await writeFile(path.join(runs, 'index.json'), JSON.stringify(withRun(emptyRunsIndex(), runsIndexEntry(manifest))));
@@ -88,6 +95,14 @@ export async function ensureFixtureRuns(): Promise<FixtureRuns> {
     await copy(brokenRuns.infinitePrior, renamed({ runId: brokenRuns.infinitePrior }));
     const priorFile = path.join(runs, brokenRuns.infinitePrior, 'prior.json');
     await writeFile(priorFile, (await readFile(priorFile, 'utf8')).replace(/"mean":\[[^,\]]+/, '"mean":[1e999'));
+
+    // The same run measured the other way round: the Fréchet distances of the Gaussian prior and IMLE swapped.
+    await copy(otherBestRunId, renamed({ runId: otherBestRunId }));
+    const evalFile = path.join(runs, otherBestRunId, 'eval.json');
+    const report = evalReportSchema.parse(JSON.parse(await readFile(evalFile, 'utf8')));
+    const distances = report.frechet!.samplers.filter((s) => s.sampler !== 'normal').map((s) => s.distance).reverse();
+    report.frechet!.samplers.filter((s) => s.sampler !== 'normal').forEach((s, i) => (s.distance = distances[i]));
+    await writeFile(evalFile, JSON.stringify({ ...report, runId: otherBestRunId }));
 
     await mkdir(path.join(root, 'runs-empty'), { recursive: true });
     await writeFile(path.join(root, 'runs-empty', 'index.json'), JSON.stringify(emptyRunsIndex()));
