@@ -41,7 +41,7 @@ export class GloSample extends ViewElement {
       return {
         canvases: Array.from(this.grid.querySelectorAll('canvas')),
         columns: 8,
-        name: downloadName(context.run.manifest.runId, 'samples', [this.dataset.sampler, `seed${seed}`, `t${temp}`, cls]),
+        name: downloadName(context.run.manifest.runId, 'samples', [this.dataset.samplerShown, `seed${seed}`, `t${temp}`, cls]),
       };
     }, (e) => this.context?.reportError(e));
     this.grid = h('ol', { class: 'samples', 'aria-label': 'Samples' });
@@ -87,7 +87,7 @@ export class GloSample extends ViewElement {
     this.samplerSelect.disabled = perClass;
     this.samplerNote.textContent = perClass && samplers.length > 1 ? `A class is sampled from its own Gaussian prior. ${preferred.reason}` : preferred.reason;
     this.samplerNote.hidden = !this.samplerNote.textContent;
-    this.dataset.sampler = chosen;
+    this.dataset.samplerShown = chosen;
 
     this.seed.value = String(seed);
     this.temperature.value = String(temp);
