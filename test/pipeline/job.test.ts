@@ -79,7 +79,10 @@ describe('glo job, end to end on moto with the real trainer', () => {
     expect(listed.stdout).toMatch(new RegExp(`${result.runId}\\s+s3://${datasets}/datasets/blobs\\s+\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d\\s+8\\s+[\\d.]+ dB vs [\\d.]+ dB`));
 
     const local = path.join(await tempDir('glo-pull-'), 'runs');
+    // An eval.json beside the run (glo eval writes one; the manifest does not list it) is pulled too.
+    await putObject(moto, artifacts, `runs/${result.runId}/eval.json`, new TextEncoder().encode('{"format":"glo-eval"}'));
     const pulled = await pullRun({ from: runs, runId: result.runId, out: local });
+    expect(await readFile(path.join(local, result.runId, 'eval.json'), 'utf8')).toBe('{"format":"glo-eval"}');
     expect(pulled.folder).toBe(path.join(local, result.runId));
     expect(parseManifest(JSON.parse(await readFile(path.join(local, result.runId, 'manifest.json'), 'utf8')))).toEqual(manifest);
     for (const file of manifest.files) expect((await stat(path.join(local, result.runId, file.path))).size).toBe(file.bytes);

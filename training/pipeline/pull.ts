@@ -58,7 +58,15 @@ export async function pullRun(options: PullOptions): Promise<{ manifest: RunMani
   } finally {
     bounded.clearQueue(); // after a failure, start no further downloads
   }
+  // eval.json (written by `glo eval` beside a published run, not listed in its manifest) comes along when there is one:
+  // the site starts the Sample view with the sampler it measured best.
+  let evalBytes = 0;
+  if (await source.exists('eval.json')) {
+    const report = await source.read('eval.json');
+    await target.write('eval.json', report);
+    evalBytes = report.byteLength;
+  }
   await target.write('manifest.json', manifestBytes);
   await addRunToIndex(options.out, runsIndexEntry(manifest));
-  return { manifest, folder: target.uri, bytes: bytes + manifestBytes.byteLength };
+  return { manifest, folder: target.uri, bytes: bytes + evalBytes + manifestBytes.byteLength };
 }
