@@ -1,5 +1,6 @@
 import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evalCommand } from '../../training/cli/commands/eval.ts';
 import { fitSamplerCommand } from '../../training/cli/commands/fit-sampler.ts';
@@ -95,6 +96,11 @@ describe('glo eval', () => {
     expect(fd.samplers.map((s) => s.sampler)).toEqual(['normal', 'gaussian', 'imle']);
     expect(fd.holdoutFloor?.images).toBe(16);
     expect(fd.classifier.accuracy).toBeGreaterThan(0.5);
+    // A grid of each sampler's first 64 samples: 8 x 8 tiles of 32 px with 2 px gaps.
+    for (const sampler of ['normal', 'gaussian', 'imle']) {
+      const grid = await sharp(await readFile(path.join(out, 'eval', `samples-${sampler}.png`))).metadata();
+      expect([grid.width, grid.height]).toEqual([8 * 32 + 7 * 2, 8 * 32 + 7 * 2]);
+    }
 
     const again = await evaluateRun(await loadRun(openStorage(out)), { ...small, seed: 1 }, 'wasm');
     const { createdAt: _a, wallSeconds: _w, ...rest } = again;

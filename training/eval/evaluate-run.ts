@@ -12,7 +12,7 @@ import { Random } from '../glo/random.ts';
 import { swdAgainst, swdDescriptors, type SwdOptions } from '../glo/swd.ts';
 import type { Reporter } from '../trainer/progress.ts';
 import { codeVersion } from '../trainer/run-writer.ts';
-import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport } from './eval-report.ts';
+import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport, type SamplerName } from './eval-report.ts';
 import type { LoadedRun } from './load-run.ts';
 import { nearestDistances, quantile } from './memorization.ts';
 import { loadImleSampler } from '../trainer/imle-sampler.ts';
@@ -115,7 +115,7 @@ async function fitCodes(run: LoadedRun, images: Float32Array, count: number, opt
  */
 async function frechetOfSamplers(
   run: LoadedRun,
-  samplers: { sampler: 'normal' | 'gaussian' | 'imle'; images: Float32Array }[],
+  samplers: { sampler: SamplerName; images: Float32Array }[],
   realHalfA: Float32Array,
   realHalfB: Float32Array,
   n: number,
@@ -166,7 +166,14 @@ async function frechetOfSamplers(
 const withCount = (m: { mse: number; psnr: number }, images: number) => ({ mse: m.mse, psnr: m.psnr, images });
 
 /** Everything eval.json holds, computed from a loaded run. Deterministic for options.seed on a backend. */
-export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>, backend: string, reporter?: Info): Promise<EvalReport> {
+export async function evaluateRun(
+  run: LoadedRun,
+  partial: Partial<EvalOptions>,
+  backend: string,
+  reporter?: Info,
+  /** Receives each sampler's samples (values in [-1, 1]), e.g. to save a grid of them. */
+  onSamples?: (sampler: SamplerName, images: Float32Array) => Promise<void>,
+): Promise<EvalReport> {
   const options = { ...defaultEvalOptions, ...partial };
   const started = performance.now();
   const { manifest, generator, latents, train } = run;
@@ -212,7 +219,7 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
   }
 
   // Samples of each sampler the run has.
-  const samplers: { sampler: 'normal' | 'gaussian' | 'imle'; images: Float32Array }[] = [];
+  const samplers: { sampler: SamplerName; images: Float32Array }[] = [];
   const normal = new Random(options.seed + 21).normalArray(options.samples * dim);
   project(normal, dim, projection);
   samplers.push({ sampler: 'normal', images: await generate(generator, normal, dim) });
@@ -222,6 +229,8 @@ export async function evaluateRun(run: LoadedRun, partial: Partial<EvalOptions>,
     samplers.push({ sampler: 'imle', images: await generate(generator, sampleImle(imle, options.samples, new Random(options.seed + 23), projection), dim) });
     imle.dispose();
   }
+
+  if (onSamples) for (const { sampler, images } of samplers) await onSamples(sampler, images);
 
   // SWD: every set has n images; the real sets are two disjoint halves of the training images.
   const swdOptions: Partial<SwdOptions> = {

@@ -4,6 +4,7 @@ import { defaultEvalOptions, evaluateRun, formatEvalTable, type EvalOptions } fr
 import { loadRun } from '../../eval/load-run.ts';
 import { consoleReporter } from '../../trainer/progress.ts';
 import { openStorage } from '../../storage/open-storage.ts';
+import { gridPng, toUint8 } from '../../trainer/previews.ts';
 
 /** Flag -> option, with the option's one-line meaning for --help. */
 const evalFlags: Record<string, NumericFlag<keyof EvalOptions>> = {
@@ -27,7 +28,8 @@ export function evalUsage(): string {
     .join('\n');
   return `Usage: glo eval <run folder | s3://bucket/prefix> [options]
 
-Measures a published run and writes eval.json into it (docs/quality.md): train-set GLO vs PCA
+Measures a published run and writes eval.json into it, with a grid of each sampler's first 64 samples
+as eval/samples-<sampler>.png (docs/quality.md): train-set GLO vs PCA
 reconstruction, held-out reconstruction (runs trained with --holdout), sliced Wasserstein distance of
 samples (N(0, I) projected, Gaussian prior, IMLE sampler) against the real images and the real-vs-real
 floor, per class when labelled, the Fréchet distance in the features of a classifier trained on the
@@ -68,11 +70,20 @@ export async function evalCommand(args: string[]): Promise<number> {
   }
   reporter.info(`loading ${storage.uri} (backend ${info.name})`);
   const run = await loadRun(storage);
-  const report = await evaluateRun(run, options, info.name, reporter);
+  // A grid of each sampler's first 64 samples beside eval.json, to look at what the figures measure.
+  const grids: string[] = [];
+  const saveGrid = async (sampler: string, images: Float32Array) => {
+    const { imageSize: size, channels } = run.manifest.dataset;
+    const count = Math.min(64, images.length / (size * size * channels));
+    const { png } = await gridPng({ pixels: toUint8(images.subarray(0, count * size * size * channels)), count, size, channels }, 8, 2);
+    await storage.write(`eval/samples-${sampler}.png`, png);
+    grids.push(`eval/samples-${sampler}.png`);
+  };
+  const report = await evaluateRun(run, options, info.name, reporter, values['no-write'] ? undefined : saveGrid);
   run.generator.dispose();
   if (!values['no-write']) {
     await storage.write('eval.json', JSON.stringify(report, null, 2));
-    reporter.info(`wrote ${storage.uri}/eval.json`);
+    reporter.info(`wrote ${storage.uri}/eval.json and ${grids.join(', ')}`);
   }
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : formatEvalTable(report, storage.uri));
   return 0;
