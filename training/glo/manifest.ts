@@ -29,6 +29,8 @@ export const finalMetricsSchema = z.strictObject({
 export const resolvedConfigSchema = gloConfigSchema.extend({
   // Runs from before the field existed weighed the levels by 4^-j on their means, which is "sums".
   lapNormalization: z.enum(['sums', 'means']).default('sums'),
+  // ... and published their codes as trained.
+  codeRefinementSteps: z.number().int().min(0).default(0),
   lapWeights: z.array(z.number()),
   lrGenerator: z.number(),
   lrLatent: z.number(),
@@ -86,6 +88,13 @@ export const runManifestSchema = z.strictObject({
     scale: z.number().optional().describe('Mean norm of fresh samples over the codes\' mean norm after training (1 = the right scale; absent before 2026-12-01).'),
   }).optional().describe('A learned sampler beside the Gaussian prior (--sampler imle or `glo fit-sampler`).'),
   metrics: z.strictObject({ file: z.string(), final: finalMetricsSchema }),
+  codeRefinement: z.strictObject({
+    steps: z.number().int().positive(),
+    learningRate: z.number().positive(),
+    psnrBefore: z.number().describe('Reconstruction PSNR over all training images with the codes as training left them.'),
+    psnrAfter: z.number().describe('The same after the pass (= metrics.final.reconstructionPsnr).'),
+    wallSeconds: z.number(),
+  }).optional().describe('The final code pass (config codeRefinementSteps > 0): each code refitted to the finished generator, run\'s loss, before publishing.'),
   previews: z.array(z.string()),
   files: z.array(fileEntry).describe('Every file of the run except manifest.json, with sizes.'),
   backend: z.strictObject({

@@ -6,6 +6,7 @@ import type { TrainingState } from './checkpoint.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { holdoutFile, type HoldoutSet } from '../data/holdout.ts';
 import { fitImleSampler, saveImleSampler } from './imle-sampler.ts';
+import { refineCodes } from './code-refinement.ts';
 import { batchTargetValues, evaluateReconstructions } from './evaluate.ts';
 import { fitGaussian, sampleGaussian, type GaussianPrior } from '../glo/gaussian.ts';
 import { recalibrateBatchNorm } from '../glo/generator.ts';
@@ -64,17 +65,22 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
   const allRows = Int32Array.from({ length: count }, (_, i) => i);
 
   await recalibrateBatchNorm(generator, codeBatches(state.latents, dim, count, batchSize), interrupt);
-  const glo = await evaluateReconstructions(generator, state.latents, dataset, allRows, 'inference', interrupt);
+  // The final code pass (code-refinement.ts): everything below (latents.bin, prior, sampler, previews) uses
+  // the refined codes; the checkpoint keeps the learned ones, so a resumed publish refines them again.
+  const refinement = config.codeRefinementSteps > 0 ? await refineCodes(generator, state.latents, dataset, config, interrupt, input.reporter) : undefined;
+  const latents = refinement?.latents ?? state.latents;
+  const glo = await evaluateReconstructions(generator, latents, dataset, allRows, 'inference', interrupt);
+  if (refinement) input.reporter.info(`code refinement: ${refinement.psnrBefore.toFixed(2)} -> ${glo.psnr.toFixed(2)} dB in ${refinement.wallSeconds.toFixed(1)} s`);
   await interrupt();
   const pcaRecon = pcaDecode(pca, pcaEncode(pca, dataset.pixels, count), count);
   const pcaMetrics = meanImageMetrics(pcaRecon, batchTargetValues(dataset, allRows), ppi);
 
-  const prior: PriorFile = { global: fitGaussian(state.latents, dim) };
+  const prior: PriorFile = { global: fitGaussian(latents, dim) };
   if (dataset.labels) {
     prior.classes = {};
     dataset.labels.classes.forEach((name, c) => {
       const members = allRows.filter((i) => dataset.labels!.index[i] === c);
-      if (members.length >= 2) prior.classes![name] = fitGaussian(state.latents, dim, members);
+      if (members.length >= 2) prior.classes![name] = fitGaussian(latents, dim, members);
     });
   }
 
@@ -87,7 +93,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
 
   await interrupt();
   files.push(...(await saveModel(generator, storage, 'model')));
-  await write('latents.bin', encodeLatents(state.latents));
+  await write('latents.bin', encodeLatents(latents));
   const atlasCount = Math.min(count, config.atlasMaxImages);
   const atlas = await gridPng({ pixels: dataset.pixels.subarray(0, atlasCount * ppi), count: atlasCount, size: dataset.imageSize, channels: dataset.channels }, Math.ceil(Math.sqrt(atlasCount)));
   await write('atlas.png', atlas.png);
@@ -108,14 +114,14 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
 
   let sampler: RunManifest['sampler'];
   if (config.sampler === 'imle') {
-    const fitted = await fitImleSampler(state.latents, dim, config.latentProjection, { seed: config.seed }, input.reporter, interrupt);
+    const fitted = await fitImleSampler(latents, dim, config.latentProjection, { seed: config.seed }, input.reporter, interrupt);
     const saved = await saveImleSampler(storage, fitted.model, fitted.fit, fitted.options, config.latentProjection);
     fitted.model.dispose();
     files.push(...saved.files);
     sampler = saved.entry;
   }
 
-  const previews = await renderPreviews(generator, state.latents, dataset, glo.reconstructions, prior.global, config.seed);
+  const previews = await renderPreviews(generator, latents, dataset, glo.reconstructions, prior.global, config.seed);
   for (const [name, png] of Object.entries(previews)) await write(`previews/${name}.png`, png);
 
   const final = {
@@ -157,6 +163,7 @@ export async function publishRun(input: PublishInput): Promise<RunManifest> {
     files,
     backend: input.backend,
     training: { epochs: state.epoch, steps: state.step, resumedFrom: input.resumedFrom },
+    codeRefinement: refinement && { steps: config.codeRefinementSteps, learningRate: config.codeRefinementLr, psnrBefore: refinement.psnrBefore, psnrAfter: glo.psnr, wallSeconds: refinement.wallSeconds },
   });
   await interrupt();
   await storage.write('manifest.json', JSON.stringify(manifest, null, 2));
