@@ -3,7 +3,7 @@ import '@tensorflow/tfjs-backend-cpu';
 // Registers tfjs' gradient functions (the reference pyramid is differentiated by tfjs' autodiff).
 import '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lapLevelWeights } from '../../training/glo/config.ts';
+import { lapLevelWeights, resolveConfig } from '../../training/glo/config.ts';
 import { binomialKernel2d, expandMatrix, lap1Loss, laplacianPyramid, reconstructionLoss, reduceMatrix } from '../../training/glo/laplacian.ts';
 
 beforeAll(async () => {
@@ -218,6 +218,15 @@ describe('Lap1 level normalizations', () => {
   it('weighs the per-level means 4^-j ("sums") or equally ("means")', () => {
     expect(lapLevelWeights('sums', 4)).toEqual([1, 0.25, 0.0625, 0.015625]);
     expect(lapLevelWeights('means', 4)).toEqual([1, 1, 1, 1]);
+  });
+
+  it('defaults by the loss, as measured: "sums" beside l2, "means" for lap1 alone; an explicit choice wins', () => {
+    expect(resolveConfig({}).lapNormalization).toBe('sums');
+    expect(resolveConfig({}).lapWeights).toEqual([1, 0.25, 0.0625, 0.015625]);
+    expect(resolveConfig({ loss: 'lap1' }).lapNormalization).toBe('means');
+    expect(resolveConfig({ loss: 'lap1' }).lapWeights).toEqual([1, 1, 1, 1]);
+    expect(resolveConfig({ loss: 'lap1', lapNormalization: 'sums' }).lapWeights).toEqual([1, 0.25, 0.0625, 0.015625]);
+    expect(resolveConfig({ lapNormalization: 'means', lapWeights: [2, 1, 1, 1] }).lapWeights).toEqual([2, 1, 1, 1]);
   });
 
   it('"sums" is the equally weighted sum of every level\'s |difference| over the image\'s pixel count', () => {

@@ -24,8 +24,8 @@ export const gloConfigSchema = z
       .describe('Reconstruction loss: Laplacian-pyramid L1, squared error, or their sum (the paper\'s final choice).'),
     lapLevels: z.number().int().min(1).max(7).default(4)
       .describe('Laplacian pyramid levels including the low-pass residual (4 at 32 px ends at a 4x4 residual).'),
-    lapNormalization: z.enum(['sums', 'means']).default('sums')
-      .describe('How Lap1 weighs its levels (the paper leaves it open): "sums" weighs each level\'s summed |difference| equally (per-level means by 4^-j, finest first), "means" weighs each level\'s mean |difference| equally (mtyka/laploss, minimal_glo).'),
+    lapNormalization: z.enum(['sums', 'means']).optional()
+      .describe('How Lap1 weighs its levels (the paper leaves it open): "sums" weighs each level\'s summed |difference| equally (per-level means by 4^-j, finest first), "means" weighs each level\'s mean |difference| equally (mtyka/laploss, minimal_glo). Default by measurement (docs/quality.md): "sums" with l2 (it adds fine detail to what L2 already fits), "means" for lap1 alone (with "sums" it cannot learn colour).'),
     lapWeights: z.array(z.number().nonnegative()).optional()
       .describe('Explicit weight of each level\'s mean absolute difference, finest first; overrides lapNormalization.'),
     l2Weight: z.number().nonnegative().default(1)
@@ -68,6 +68,7 @@ export type GloConfigParsed = z.output<typeof gloConfigSchema>;
 
 /** A config with every derived default filled in: what the trainer runs and the manifest records. */
 export interface GloConfig extends GloConfigParsed {
+  lapNormalization: 'sums' | 'means';
   lapWeights: number[];
   lrGenerator: number;
   lrLatent: number;
@@ -113,7 +114,8 @@ export function resolveConfig(input: GloConfigInput, preset?: PresetName): GloCo
   const result = gloConfigSchema.safeParse({ ...base, ...input });
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   const parsed = result.data;
-  const lapWeights = parsed.lapWeights ?? lapLevelWeights(parsed.lapNormalization, parsed.lapLevels);
+  const lapNormalization = parsed.lapNormalization ?? (parsed.loss === 'lap1' ? 'means' : 'sums');
+  const lapWeights = parsed.lapWeights ?? lapLevelWeights(lapNormalization, parsed.lapLevels);
   if (lapWeights.length !== parsed.lapLevels) {
     throw new ConfigError(`lapWeights has ${lapWeights.length} entries but lapLevels is ${parsed.lapLevels}: give one weight per level.`);
   }
@@ -123,7 +125,7 @@ export function resolveConfig(input: GloConfigInput, preset?: PresetName): GloCo
   }
   const lrGenerator = parsed.lrGenerator ?? (parsed.optimizer === 'sgd' ? 1 : 0.001);
   const lrLatent = parsed.lrLatent ?? (parsed.optimizer === 'sgd' ? 10 : 10 * lrGenerator);
-  return { ...parsed, lapWeights, lrGenerator, lrLatent };
+  return { ...parsed, lapNormalization, lapWeights, lrGenerator, lrLatent };
 }
 
 /**
