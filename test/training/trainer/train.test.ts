@@ -106,10 +106,10 @@ describe('glo train to a folder', () => {
   });
 
   it('refits every code to the finished generator before publishing, and says so in the manifest', async () => {
-    // The default final code pass: 20 Adam steps per code, the run's loss, generator frozen. The published
+    // The default final code pass: 10 Adam steps per code, the run's loss, generator frozen. The published
     // codes (latents.bin, which the round-trip test decodes) reconstruct better than the learned ones.
     const pass = manifest.codeRefinement!;
-    expect(pass.steps).toBe(20);
+    expect(pass.steps).toBe(10);
     expect(pass.psnrAfter).toBe(manifest.metrics.final.reconstructionPsnr);
     expect(pass.psnrAfter).toBeGreaterThan(pass.psnrBefore);
     // Without it the codes are published as trained: the 'before' figure of the same run.

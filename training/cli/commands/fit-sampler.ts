@@ -12,7 +12,7 @@ const samplerFlags: Record<string, NumericFlag<keyof ImleOptions>> = {
   'epochs-per-round': { key: 'epochsPerRound', help: 'regression passes over the matched pairs per round', integer: true },
   'min-steps-per-round': { key: 'minStepsPerRound', help: 'at least this many regression steps per round (small tables)', integer: true, min: 0 },
   hidden: { key: 'hidden', help: 'width of the two hidden layers', integer: true },
-  'noise-dim': { key: 'noiseDim', help: 'noise size [half the latent size]', integer: true },
+  'noise-dim': { key: 'noiseDim', help: 'noise size [8, or the latent size if smaller]', integer: true },
   perturbation: { key: 'perturbation', help: 'std of the noise added to the selected noise at each regression step', integer: false, min: 0 },
   'batch-size': { key: 'batchSize', help: 'regression batch size', integer: true },
   lr: { key: 'learningRate', help: 'Adam learning rate', integer: false },
