@@ -23,19 +23,29 @@ function runGlo(args: string[], onStderr?: (text: string, child: ReturnType<type
     child.on('close', (code, signal) => resolve({ code, signal, stderr })));
 }
 
+/** Runs glo and sends it `signal` once, as soon as its stderr matches `when`; `sentAt` is 0 if it never did. */
+async function signalWhen(args: string[], when: RegExp, signal: NodeJS.Signals) {
+  let sentAt = 0;
+  const result = await runGlo(args, (text, child) => {
+    if (!sentAt && when.test(text)) {
+      sentAt = Date.now();
+      child.kill(signal);
+    }
+  });
+  return { ...result, sentAt };
+}
+
+/** 512 MNIST digits, one short epoch of a small generator: a run whose publishing is most of its work. */
+const digitsRun = (out: string, ...extra: string[]) => ['train', '--data', 'mnist', '--limit', '512', '--out', out, '--image-size', '32', '--channels', '1',
+  '--epochs', '1', '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', ...extra, '--backend', 'wasm'];
+
 describe('glo train under SIGTERM (a spot reclaim)', () => {
   it('checkpoints within seconds, exits 143, and --resume finishes the run', async () => {
     const out = path.join(await tempDir(), 'sigterm-run');
     const args = ['train', '--data', images, '--out', out, '--preset', 'tiny', '--limit', '48', '--epochs', '20', '--batch-size', '8', '--backend', 'wasm'];
-    let sentAt = 0;
-    const first = await runGlo(args, (text, child) => {
       // Plain log lines (no TTY): interrupt once the second epoch has begun.
-      if (!sentAt && /epoch 2\/20 step/.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGTERM');
-      }
-    });
-    const stoppedAfter = Date.now() - sentAt;
+    const first = await signalWhen(args, /epoch 2\/20 step/, 'SIGTERM');
+    const stoppedAfter = Date.now() - first.sentAt;
     expect(first.stderr).toMatch(/SIGTERM: saving a checkpoint/);
     expect(first.code).toBe(143);
     expect(stoppedAfter).toBeLessThan(10_000);
@@ -57,15 +67,9 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     const args = ['train', '--data', 'mnist', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
       '--batch-size', '16', '--latent-dim', '16', '--generator-width', '16', '--latent-init', 'gaussian',
       '--checkpoint-minutes', '60', '--backend', 'wasm'];
-    let sentAt = 0;
-    const run = await runGlo(args, (text, child) => {
-      if (!sentAt && /epoch 1\/1 step \d+\/625/.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGINT');
-      }
-    });
-    const stoppedAfter = Date.now() - sentAt;
-    expect(sentAt).toBeGreaterThan(0);
+    const run = await signalWhen(args, /epoch 1\/1 step \d+\/625/, 'SIGINT');
+    const stoppedAfter = Date.now() - run.sentAt;
+    expect(run.sentAt).toBeGreaterThan(0);
     expect(run.stderr).toMatch(/SIGINT: saving a checkpoint/);
     expect(run.code, run.stderr).toBe(130);
     expect(stoppedAfter).toBeLessThan(5_000);
@@ -80,18 +84,12 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
     const out = path.join(await tempDir(), 'sigint-pca');
     const args = ['train', '--data', 'mnist', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
       '--batch-size', '16', '--latent-dim', '100', '--generator-width', '16', '--backend', 'wasm'];
-    let sentAt = 0;
     // The dataset line comes right before PCA init (randomized SVD of 8,192 digits).
-    const run = await runGlo(args, (text, child) => {
-      if (!sentAt && /dataset mnist: 10000 images/.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGINT');
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+    const run = await signalWhen(args, /dataset mnist: 10000 images/, 'SIGINT');
+    expect(run.sentAt).toBeGreaterThan(0);
     expect(run.code, run.stderr).toBe(130);
     // The fit checks between its stages (about a second each here); the whole fit takes 6 s or more.
-    expect(Date.now() - sentAt).toBeLessThan(6_000);
+    expect(Date.now() - run.sentAt).toBeLessThan(6_000);
     expect(run.stderr).toMatch(/interrupted before its first step: there was nothing to save yet/);
     expect(run.stderr).not.toMatch(/epoch 1\/1 step/);
     expect(existsSync(path.join(out, 'checkpoint'))).toBe(false);
@@ -101,18 +99,11 @@ describe('glo train under SIGTERM (a spot reclaim)', () => {
   it('acts on SIGTERM while publishing (the IMLE sampler fit), and --resume publishes from the last checkpoint', async () => {
     // 512 digits with --sampler imle: the fit alone takes about 20 s here, 30 rounds of synchronous tf work.
     const out = path.join(await tempDir(), 'sigterm-publishing');
-    const args = ['train', '--data', 'mnist', '--limit', '512', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
-      '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', '--sampler', 'imle', '--backend', 'wasm'];
-    let sentAt = 0;
-    const run = await runGlo(args, (text, child) => {
-      if (!sentAt && /IMLE round 1\//.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGTERM');
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+    const args = digitsRun(out, '--sampler', 'imle');
+    const run = await signalWhen(args, /IMLE round 1\//, 'SIGTERM');
+    expect(run.sentAt).toBeGreaterThan(0);
     expect(run.code, run.stderr).toBe(143);
-    expect(Date.now() - sentAt).toBeLessThan(5_000);
+    expect(Date.now() - run.sentAt).toBeLessThan(5_000);
     expect(run.stderr).not.toMatch(/IMLE round (\d+)\/\1:/); // the last round never ran
     expect(run.stderr).toMatch(/Training interrupted at step 32; checkpoint saved to .*checkpoint/);
     expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
@@ -131,18 +122,11 @@ describe('SIGTERM during the final code pass', () => {
   it('stops between its batches, keeps the last epoch\'s checkpoint, and --resume refines and publishes', async () => {
     // 512 digits, 40 code steps per batch of 64: the pass takes seconds, each batch a fraction of one.
     const out = path.join(await tempDir(), 'sigterm-code-pass');
-    const args = ['train', '--data', 'mnist', '--limit', '512', '--out', out, '--image-size', '32', '--channels', '1', '--epochs', '1',
-      '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', '--code-refinement-steps', '40', '--backend', 'wasm'];
-    let sentAt = 0;
-    const run = await runGlo(args, (text, child) => {
-      if (!sentAt && /code refinement: 40 Adam steps/.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGTERM');
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+    const args = digitsRun(out, '--code-refinement-steps', '40');
+    const run = await signalWhen(args, /code refinement: 40 Adam steps/, 'SIGTERM');
+    expect(run.sentAt).toBeGreaterThan(0);
     expect(run.code, run.stderr).toBe(143);
-    expect(Date.now() - sentAt).toBeLessThan(5_000);
+    expect(Date.now() - run.sentAt).toBeLessThan(5_000);
     expect(run.stderr).toMatch(/Training interrupted at step 32; checkpoint saved to .*checkpoint/);
     expect(existsSync(path.join(out, 'manifest.json'))).toBe(false);
 
@@ -161,38 +145,25 @@ describe('glo eval and glo fit-sampler under SIGINT', () => {
   let manifestBefore: string;
   beforeAll(async () => {
     run = path.join(await tempDir(), 'published');
-    const trained = await runGlo(['train', '--data', 'mnist', '--limit', '512', '--out', run, '--image-size', '32', '--channels', '1',
-      '--epochs', '1', '--batch-size', '16', '--latent-dim', '16', '--generator-width', '8', '--latent-init', 'gaussian', '--backend', 'wasm']);
+    const trained = await runGlo(digitsRun(run));
     expect(trained.code, trained.stderr).toBe(0);
     manifestBefore = await readFile(path.join(run, 'manifest.json'), 'utf8');
   }, 120_000);
 
   it('glo eval stops within seconds during SWD (about 20 s of work) and writes no eval.json', async () => {
-    let sentAt = 0;
-    const result = await runGlo(['eval', run, '--backend', 'wasm'], (text, child) => {
-      if (!sentAt && /SWD: /.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGINT');
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+    const result = await signalWhen(['eval', run, '--backend', 'wasm'], /SWD: /, 'SIGINT');
+    expect(result.sentAt).toBeGreaterThan(0);
     expect(result.signal).toBe('SIGINT');
-    expect(Date.now() - sentAt).toBeLessThan(3_000);
+    expect(Date.now() - result.sentAt).toBeLessThan(3_000);
     expect(existsSync(path.join(run, 'eval.json'))).toBe(false);
   }, 60_000);
 
   it('glo fit-sampler stops within seconds during the fit and leaves manifest.json as it was', async () => {
-    let sentAt = 0;
-    const result = await runGlo(['fit-sampler', run, '--backend', 'wasm'], (text, child) => {
-      if (!sentAt && /IMLE round 1\//.test(text)) {
-        sentAt = Date.now();
-        child.kill('SIGINT');
-      }
-    });
-    expect(sentAt).toBeGreaterThan(0);
+    const result = await signalWhen(['fit-sampler', run, '--backend', 'wasm'], /IMLE round 1\//, 'SIGINT');
+    expect(result.sentAt).toBeGreaterThan(0);
     expect(result.signal).toBe('SIGINT');
-    expect(Date.now() - sentAt).toBeLessThan(3_000);
-    expect(result.stderr).not.toMatch(/IMLE round 40\//);
+    expect(Date.now() - result.sentAt).toBeLessThan(3_000);
+    expect(result.stderr).not.toMatch(/IMLE round (\d+)\/\1:/); // the last round never ran
     expect(await readFile(path.join(run, 'manifest.json'), 'utf8')).toBe(manifestBefore);
   }, 60_000);
 });
