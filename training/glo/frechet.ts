@@ -1,4 +1,4 @@
-import { symmetricEigen } from './linalg.ts';
+import { multiplyMatrices, symmetricEigen } from './linalg.ts';
 
 /**
  * The Fréchet distance between two sets of feature vectors, each summarized by a Gaussian (Heusel et
@@ -55,18 +55,6 @@ function sqrtSymmetric(matrix: Float64Array, n: number): Float64Array {
   return root;
 }
 
-function multiply(a: Float64Array, b: Float64Array, n: number): Float64Array {
-  const out = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < n; k++) {
-      const aik = a[i * n + k];
-      if (aik === 0) continue;
-      for (let j = 0; j < n; j++) out[i * n + j] += aik * b[k * n + j];
-    }
-  }
-  return out;
-}
-
 export function frechetDistance(a: FeatureStatistics, b: FeatureStatistics): number {
   if (a.dim !== b.dim) throw new Error(`frechetDistance: ${a.dim}-d features against ${b.dim}-d`);
   const n = a.dim;
@@ -79,7 +67,7 @@ export function frechetDistance(a: FeatureStatistics, b: FeatureStatistics): num
   // tr((C_a C_b)^1/2) = tr((C_a^1/2 C_b C_a^1/2)^1/2): the inner matrix is symmetric PSD, so its
   // eigenvalues are real and >= 0 and the trace of the root is the sum of their square roots.
   const rootA = sqrtSymmetric(a.covariance, n);
-  const inner = multiply(multiply(rootA, b.covariance, n), rootA, n);
+  const inner = multiplyMatrices(multiplyMatrices(rootA, b.covariance, n, n, n), rootA, n, n, n);
   for (let i = 0; i < n; i++) {
     for (let j = i + 1; j < n; j++) {
       const v = (inner[i * n + j] + inner[j * n + i]) / 2;

@@ -1,4 +1,4 @@
-import { cholesky, orthonormalizeColumns, symmetricEigen } from './linalg.ts';
+import { cholesky, multiplyMatrices, orthonormalizeColumns, symmetricEigen } from './linalg.ts';
 import { project, type LatentProjection } from './latent.ts';
 import { Random } from './random.ts';
 
@@ -94,17 +94,7 @@ export function principalDirections(prior: GaussianPrior, k: number, iterations 
   const random = new Random(12345); // deterministic: the same run gives the same sliders
   let v = Float64Array.from({ length: dim * kk }, () => random.normal());
   orthonormalizeColumns(v, dim, kk);
-  const multiply = (x: Float64Array) => {
-    const out = new Float64Array(dim * kk);
-    for (let i = 0; i < dim; i++) {
-      for (let p = 0; p < dim; p++) {
-        const c = cov[i * dim + p];
-        if (c === 0) continue;
-        for (let j = 0; j < kk; j++) out[i * kk + j] += c * x[p * kk + j];
-      }
-    }
-    return out;
-  };
+  const multiply = (x: Float64Array) => multiplyMatrices(cov, x, dim, dim, kk);
   for (let t = 0; t < iterations; t++) {
     v = multiply(v);
     orthonormalizeColumns(v, dim, kk);

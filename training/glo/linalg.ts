@@ -22,6 +22,19 @@ export function orthonormalizeColumns(a: Float64Array, rows: number, cols: numbe
   }
 }
 
+/** The product of row-major [rows, inner] and [inner, cols] matrices; zero entries of `a` are skipped (sparse covariances). */
+export function multiplyMatrices(a: Float64Array, b: Float64Array, rows: number, inner: number, cols: number): Float64Array<ArrayBuffer> {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    for (let p = 0; p < inner; p++) {
+      const aip = a[i * inner + p];
+      if (aip === 0) continue;
+      for (let j = 0; j < cols; j++) out[i * cols + j] += aip * b[p * cols + j];
+    }
+  }
+  return out;
+}
+
 /**
  * Eigendecomposition of a symmetric [n, n] matrix by cyclic Jacobi rotations: accurate to machine
  * precision, simple, and fast enough for the n <= ~600 this project needs. Returns eigenvalues in
