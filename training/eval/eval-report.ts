@@ -120,13 +120,19 @@ export type EvalReport = z.infer<typeof evalReportSchema>;
 export type SamplerName = (typeof samplerNames)[number];
 
 /**
- * The sampler with the best measured sample quality among `available`: the lowest Fréchet distance when
- * eval measured one (it says whether samples look like the data's classes), else the lowest mean SWD.
- * What the site's Sample view starts with; undefined when the report measured none of them.
+ * Each sampler's headline sample-quality figure (lower is better): the Fréchet distance when eval measured one
+ * (it says whether samples look like the data's classes), else the mean SWD.
  */
-export function bestSampler(report: EvalReport, available: readonly SamplerName[]): { sampler: SamplerName; figure: 'frechet' | 'swd'; value: number } | undefined {
-  const measured = report.frechet
+export function samplerFigures(report: EvalReport): { sampler: SamplerName; figure: 'frechet' | 'swd'; value: number }[] {
+  return report.frechet
     ? report.frechet.samplers.map((s) => ({ sampler: s.sampler, figure: 'frechet' as const, value: s.distance }))
     : report.swd.samplers.map((s) => ({ sampler: s.sampler, figure: 'swd' as const, value: s.mean }));
-  return measured.filter((m) => available.includes(m.sampler)).sort((a, b) => a.value - b.value)[0];
+}
+
+/**
+ * The sampler with the best figure among `available`: what the site's Sample view starts with; undefined when
+ * the report measured none of them.
+ */
+export function bestSampler(report: EvalReport, available: readonly SamplerName[]): { sampler: SamplerName; figure: 'frechet' | 'swd'; value: number } | undefined {
+  return samplerFigures(report).filter((m) => available.includes(m.sampler)).sort((a, b) => a.value - b.value)[0];
 }

@@ -127,12 +127,13 @@ async function frechetOfSamplers(
   const classifier = await trainFeatureClassifier(run.train, { seed: options.seed, epochs: options.classifierEpochs });
   try {
     const statisticsOf = (images: Float32Array, count: number) => featureStatistics(classifierFeatures(classifier, images, count).features, FEATURE_DIM);
-    const reference = statisticsOf(realHalfA, n);
+    const referenceFeatures = classifierFeatures(classifier, realHalfA, n).features;
+    const reference = featureStatistics(referenceFeatures, FEATURE_DIM);
     let holdoutFloor: NonNullable<EvalReport['frechet']>['holdoutFloor'];
     if (run.holdout && run.holdout.count >= 2) {
       const m = Math.min(run.holdout.count, n);
       const held = statisticsOf(rowsOf(run.holdout, Int32Array.from({ length: m }, (_, i) => i)), m);
-      const sameSize = m === n ? reference : statisticsOf(realHalfA.subarray(0, m * ppi), m);
+      const sameSize = m === n ? reference : featureStatistics(referenceFeatures.subarray(0, m * FEATURE_DIM), FEATURE_DIM);
       holdoutFloor = { images: m, distance: frechetDistance(held, sameSize) };
     }
     return {

@@ -33,7 +33,7 @@ export async function fitImleSampler(
     throw error;
   }
   reporter?.info(`IMLE sampler: matching loss ${fit.rounds[0]?.matchingLoss.toFixed(5)} -> ${fit.matchingLoss.toFixed(5)}, samples' mean norm ${fit.scale.toFixed(3)} x the codes', in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  if (Math.abs(fit.scale - 1) > 0.1) reporter?.info(`IMLE sampler: warning: its samples' scale is off by ${(100 * (fit.scale - 1)).toFixed(0)}% from the codes' (try more rounds)`);
+  if (Math.abs(fit.scale - 1) > 0.1) reporter?.info(`IMLE sampler: warning: its samples' scale is off by ${(100 * (fit.scale - 1)).toFixed(0)}% from the codes': many samples fall away from every code (docs/quality.md, "IMLE against the Gaussian prior")`);
   return { model, fit, options: resolved };
 }
 

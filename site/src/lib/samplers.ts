@@ -3,7 +3,7 @@
  * class's), or its IMLE sampler (a network from noise to codes, training/glo/imle.ts) when it has one.
  * The view starts with the one `glo eval` measured best (eval.json), so a run is shown at its best.
  */
-import { bestSampler } from '../../../training/eval/eval-report.ts';
+import { bestSampler, samplerFigures } from '../../../training/eval/eval-report.ts';
 import { sampleGaussian, type GaussianPrior } from '../../../training/glo/gaussian.ts';
 import { project } from '../../../training/glo/latent.ts';
 import { Random } from '../../../training/glo/random.ts';
@@ -26,7 +26,7 @@ export function defaultSampler(run: Pick<LoadedRun, 'manifest' | 'evaluation'>):
     return { sampler: 'gaussian', reason: available.length > 1 ? 'The run has not been measured (glo eval), so the paper\'s sampler comes first.' : '' };
   }
   const figure = best.figure === 'frechet' ? 'Fréchet distance' : 'sliced Wasserstein distance';
-  const others = (best.figure === 'frechet' ? run.evaluation!.frechet!.samplers.map((s) => ({ sampler: s.sampler, value: s.distance })) : run.evaluation!.swd.samplers.map((s) => ({ sampler: s.sampler, value: s.mean })))
+  const others = samplerFigures(run.evaluation!)
     .filter((s) => s.sampler !== best.sampler && (available as string[]).includes(s.sampler))
     .map((s) => `${samplerLabels[s.sampler as SiteSampler]} ${s.value.toFixed(1)}`);
   return {
