@@ -28,10 +28,10 @@ export function defaultSampler(run: Pick<LoadedRun, 'manifest' | 'evaluation'>):
   const figure = best.figure === 'frechet' ? 'Fréchet distance' : 'sliced Wasserstein distance';
   const others = samplerFigures(run.evaluation!)
     .filter((s) => s.sampler !== best.sampler && (available as string[]).includes(s.sampler))
-    .map((s) => `${samplerLabels[s.sampler as SiteSampler]} ${s.value.toFixed(1)}`);
+    .map((s) => `${samplerLabels[s.sampler as SiteSampler]} ${s.value.toPrecision(3)}`);
   return {
     sampler: best.sampler as SiteSampler,
-    reason: `${samplerLabels[best.sampler as SiteSampler]} first: the best measured ${figure} to the training images (${best.value.toFixed(1)}${others.length ? `; ${others.join(', ')}` : ''}; lower is better).`,
+    reason: `${samplerLabels[best.sampler as SiteSampler]} first: the best measured ${figure} to the training images (${best.value.toPrecision(3)}${others.length ? `; ${others.join(', ')}` : ''}; lower is better).`,
   };
 }
 
