@@ -47,6 +47,26 @@ describe('TrainingBatchNormalization', () => {
     expect(tf.max(tf.abs(a.dx)).dataSync()[0]).toBeGreaterThan(0.1);
   });
 
+  it('matches tfjs-layers BatchNormalization in inference mode: output and the gradient of x (what frozen-generator code fits take)', () => {
+    const { reference, ours } = pair(5);
+    // Moving statistics far from the initial 0 and 1, so the test sees them used.
+    const moving = [tf.randomNormal([5], 2, 1, 'float32', 6), tf.add(tf.square(tf.randomNormal([5], 0, 2, 'float32', 7)), 0.5)];
+    for (const layer of [reference, ours]) layer.setWeights([...layer.getWeights().slice(0, 2), ...moving]);
+    const x = tf.add(tf.mul(tf.randomNormal([6, 4, 4, 5], 0, 1, 'float32', 1), 3), 2);
+    const upstream = tf.randomNormal([6, 4, 4, 5], 0, 1, 'float32', 2);
+    const run = (layer: tfl.layers.Layer) => {
+      const input = tf.variable(x);
+      const { grads } = tf.variableGrads(() => tf.sum(tf.mul(layer.apply(input, { training: false }) as tf.Tensor, upstream)) as tf.Scalar, [input]);
+      return { output: layer.apply(x) as tf.Tensor, dx: grads[input.name] };
+    };
+    const a = run(reference);
+    const b = run(ours);
+    expect(maxAbsDifference(a.output, b.output)).toBeLessThan(1e-5);
+    expect(maxAbsDifference(a.dx, b.dx)).toBeLessThan(1e-5);
+    // Not vacuous: the moving statistics moved the output far from the training-mode normalization.
+    expect(maxAbsDifference(a.output, ours.apply(x, { training: true }) as tf.Tensor)).toBeGreaterThan(0.5);
+  });
+
   it('serializes as plain BatchNormalization and deserializes as itself', () => {
     const model = tfl.sequential({ layers: [new TrainingBatchNormalization({ inputShape: [2, 2, 3] })] });
     const json = model.toJSON(null, false) as unknown as { config: { layers: { class_name: string }[] } };

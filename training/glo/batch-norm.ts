@@ -71,10 +71,10 @@ interface BatchNormalizationInternals {
 }
 
 /**
- * tfjs-layers' BatchNormalization with the training-mode pass above; inference, weights and the saved
- * format are the base class's (its className stays 'BatchNormalization', so saved models load anywhere
- * with tf.loadLayersModel as plain BatchNormalization). Moving statistics are updated as the base class
- * does: moving <- moving - (moving - batch) * (1 - momentum).
+ * tfjs-layers' BatchNormalization with the training-mode pass above and the cheaper inference pass below;
+ * weights and the saved format are the base class's (its className stays 'BatchNormalization', so saved
+ * models load anywhere with tf.loadLayersModel as plain BatchNormalization). Moving statistics are updated
+ * as the base class does: moving <- moving - (moving - batch) * (1 - momentum).
  */
 export class TrainingBatchNormalization extends BatchNormalizationBase {
   static override className = 'BatchNormalization';
@@ -83,9 +83,10 @@ export class TrainingBatchNormalization extends BatchNormalizationBase {
     const self = this as unknown as BatchNormalizationInternals;
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     const lastAxis = self.axis === -1 || self.axis === input.shape.length - 1;
-    if (!kwargs.training || !lastAxis || !self.center || !self.scale || (Array.isArray(inputs) && inputs.length !== 1)) {
+    if (!lastAxis || !self.center || !self.scale || (Array.isArray(inputs) && inputs.length !== 1)) {
       return super.call(inputs, kwargs);
     }
+    if (!kwargs.training) return tf.tidy(() => batchNormInInference(input, self));
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormInTraining(input, self.gamma.read() as tf.Tensor1D, self.beta.read() as tf.Tensor1D, self.epsilon);
       const decay = 1 - self.momentum;
@@ -97,6 +98,19 @@ export class TrainingBatchNormalization extends BatchNormalizationBase {
       return y;
     });
   }
+}
+
+/**
+ * Inference with the moving statistics as y = x * s + t, per-channel s = gamma / sqrt(movingVariance + eps)
+ * and t = beta - movingMean * s: the base class's tf.batchNorm runs wasm's FusedBatchNorm, a scalar loop,
+ * and its gradient tiles the scale to the activation's full size before two multiplies. Here it is two
+ * XNNPACK passes forward and one (dy * s) back, which the frozen-generator code fits (the final code pass,
+ * glo eval's held-out fits) take at every step. Same values up to float rounding (tested).
+ */
+function batchNormInInference(x: tf.Tensor, layer: BatchNormalizationInternals): tf.Tensor {
+  const s = tf.mul(layer.gamma.read(), tf.rsqrt(tf.add(layer.movingVariance.read(), layer.epsilon)));
+  const t = tf.sub(layer.beta.read(), tf.mul(layer.movingMean.read(), s));
+  return tf.add(tf.mul(x, s), t);
 }
 
 // Deserialization by class name: a generator reloaded from a checkpoint gets this class too, so a

@@ -116,6 +116,11 @@ export interface InvertOptions {
   /** Adam step size on z (default 0.05), or SGD's (the paper uses 10 on its summed loss). */
   learningRate?: number;
   optimizer?: 'adam' | 'sgd';
+  /**
+   * 'constant' (default), or 'cosine': step k of K uses learningRate * (1 + cos(pi k / K)) / 2, large
+   * moves first and small ones at the end, for a fixed step budget (glo eval's fits).
+   */
+  schedule?: 'constant' | 'cosine';
   /** Weight of R(z); 0 turns the prior term off. Default 0.01. */
   priorWeight?: number;
   /** The run's Gaussian prior: R(z) = priorWeight * |L^-1 (z - mean)|^2 / d (squared Mahalanobis per dimension). */
@@ -190,6 +195,7 @@ export async function invert(options: InvertOptions): Promise<InversionResult> {
         aborted = true;
         break;
       }
+      if (options.schedule === 'cosine') setLearningRate(optimizer, learningRate * (1 + Math.cos((Math.PI * step) / steps)) / 2);
       const value = optimizer.minimize(() => tf.div(tf.sum(objective(z)), n) as tf.Scalar, true, [z]);
       const lossValue = (await value!.data())[0];
       value!.dispose();
@@ -214,6 +220,12 @@ export async function invert(options: InvertOptions): Promise<InversionResult> {
     optimizer.dispose();
     z.dispose();
   }
+}
+
+/** tfjs's Adam reads its step size from this (protected) field at every step; SGD caches it, behind setLearningRate. */
+function setLearningRate(optimizer: tf.Optimizer, value: number): void {
+  if (optimizer instanceof tf.SGDOptimizer) optimizer.setLearningRate(value);
+  else (optimizer as unknown as { learningRate: number }).learningRate = value;
 }
 
 /** z / max(|z|, 1) (or z / |z|) row by row, as tensors (the same set as projectToUnitBall). */

@@ -4,7 +4,7 @@
  * bits, 2.6x faster than the built-in comparison sort on the 131,072-value columns of the sliced
  * Wasserstein distance, where sorting was most of `glo eval`'s SWD time.
  */
-export function sortFloat32(values: Float32Array, scratch = new Float32Array(values.length)): void {
+export function sortFloat32(values: Float32Array<ArrayBufferLike>, scratch: Float32Array<ArrayBufferLike> = new Float32Array(values.length)): void {
   const n = values.length;
   if (n < 2) return;
   // Map each float's bits to an unsigned key whose integer order is the float order: flip every bit of

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { laplacianPyramid } from './laplacian.ts';
-import { sortFloat32 } from './radix-sort.ts';
+import { sharedFloat32, sortColumns } from './column-sort.ts';
 import { Random } from './random.ts';
 
 /**
@@ -142,7 +142,9 @@ export function randomDirections(dim: number, count: number, random: Random): Fl
 /** Projections of every row onto every direction, sorted per direction: [directions][rows]. */
 function sortedProjections(a: Float32Array, rows: number, dim: number, directions: tf.Tensor2D): Float32Array[] {
   const count = directions.shape[1];
-  const columns = Array.from({ length: count }, () => new Float32Array(rows));
+  // One shared block, so sortColumns' helper threads can sort some of the columns.
+  const block = sharedFloat32(count * rows);
+  const columns = Array.from({ length: count }, (_, j) => block.subarray(j * rows, (j + 1) * rows));
   const chunk = 8192;
   for (let start = 0; start < rows; start += chunk) {
     const n = Math.min(chunk, rows - start);
@@ -152,8 +154,7 @@ function sortedProjections(a: Float32Array, rows: number, dim: number, direction
     projected.dispose();
     for (let j = 0; j < count; j++) columns[j].set(values.subarray(j * n, (j + 1) * n), start);
   }
-  const scratch = new Float32Array(rows);
-  for (const c of columns) sortFloat32(c, scratch);
+  sortColumns(block, rows, count);
   return columns;
 }
 
