@@ -9,7 +9,7 @@ import { project } from '../glo/latent.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
 import { fitPca, pcaDecode, pcaEncode } from '../glo/pca.ts';
 import { Random } from '../glo/random.ts';
-import { swdAgainst, swdDescriptors, type SwdOptions } from '../glo/swd.ts';
+import { swdAgainst, swdDescriptors, type SwdOptions } from './swd.ts';
 import type { Reporter } from '../trainer/progress.ts';
 import { codeVersion } from '../trainer/run-writer.ts';
 import { EVAL_FORMAT, EVAL_VERSION, evalReportSchema, type EvalReport, type SamplerName } from './eval-report.ts';

@@ -15,5 +15,4 @@ export * from './pca.ts';
 export * from './pixels.ts';
 export * from './random.ts';
 export * from './step.ts';
-export * from './swd.ts';
 export * from './runs-index.ts';

@@ -5,7 +5,7 @@ import { sortFloat32 } from './radix-sort.ts';
 /**
  * Sorts the columns of a matrix in place on several threads: the calling thread and helper worker threads,
  * which take columns one at a time from a shared counter until none is left. Sorting is most of the sliced
- * Wasserstein distance's time (training/glo/swd.ts: 128 columns of 131,072 projections per set, level and
+ * Wasserstein distance's time (training/eval/swd.ts: 128 columns of 131,072 projections per set, level and
  * repeat), and it is plain JavaScript, so without helpers one core sorts while the others wait.
  *
  * The call is synchronous: the caller sorts alongside the helpers, then blocks (Atomics.wait) until every

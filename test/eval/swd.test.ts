@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Random } from '../../training/glo/random.ts';
-import { normalizePerChannel, randomDirections, slicedWasserstein, swd, swdAgainst, swdBetween, swdDescriptors, swdResolutions } from '../../training/glo/swd.ts';
+import { normalizePerChannel, randomDirections, slicedWasserstein, swd, swdAgainst, swdBetween, swdDescriptors, swdResolutions } from '../../training/eval/swd.ts';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

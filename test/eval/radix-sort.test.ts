@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeColumnSortHelpers, columnSortHelpersReady, setColumnSortHelpers, sharedFloat32, sortColumns } from '../../training/glo/column-sort.ts';
-import { sortFloat32 } from '../../training/glo/radix-sort.ts';
+import { closeColumnSortHelpers, columnSortHelpersReady, setColumnSortHelpers, sharedFloat32, sortColumns } from '../../training/eval/column-sort.ts';
+import { sortFloat32 } from '../../training/eval/radix-sort.ts';
 import { Random } from '../../training/glo/random.ts';
 
 describe('sortFloat32', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { laplacianPyramid } from './laplacian.ts';
+import { laplacianPyramid } from '../glo/laplacian.ts';
 import { sharedFloat32, sortColumns } from './column-sort.ts';
-import { Random } from './random.ts';
+import { Random } from '../glo/random.ts';
 
 /**
  * Sliced Wasserstein distance between two image sets on Laplacian-pyramid patches: the sample-quality
