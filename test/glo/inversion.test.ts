@@ -157,6 +157,29 @@ describe('invert (generator frozen)', () => {
     expect(distance(held.codes)).toBeLessThan(distance(free.codes));
   });
 
+  it("the cosine schedule's step k of K is learningRate * (1 + cos(pi k / K)) / 2, for Adam and SGD", async () => {
+    const clean = generate(trueCode(12));
+    for (const optimizer of ['sgd', 'adam'] as const) {
+      const lr = optimizer === 'sgd' ? 2 : 0.05;
+      // Three cosine steps take lr, 0.75 lr and 0.25 lr. For SGD that is three constant runs of one step,
+      // each from where the last stopped. Adam's state spans steps, so its check is the first step alone
+      // (the full rate) and that the cosine run differs from the constant one after three.
+      const cosine = await invert(baseOptions(clean, { steps: 3, learningRate: lr, optimizer, schedule: 'cosine' }));
+      const constant = await invert(baseOptions(clean, { steps: 3, learningRate: lr, optimizer }));
+      const oneStep = await invert(baseOptions(clean, { steps: 1, learningRate: lr, optimizer, schedule: 'cosine' }));
+      const oneConstant = await invert(baseOptions(clean, { steps: 1, learningRate: lr, optimizer }));
+      expect(Array.from(oneStep.codes)).toEqual(Array.from(oneConstant.codes));
+      const distance = Math.max(...cosine.codes.map((v, i) => Math.abs(v - constant.codes[i])));
+      expect(distance).toBeGreaterThan(1e-4);
+      if (optimizer === 'sgd') {
+        let codes = oneConstant.codes;
+        for (const factor of [0.75, 0.25]) codes = (await invert(baseOptions(clean, { steps: 1, learningRate: lr * factor, optimizer, init: codes }))).codes;
+        cosine.codes.forEach((v, i) => expect(v).toBeCloseTo(codes[i], 5));
+      }
+    }
+    clean.dispose();
+  });
+
   it('an abort stops at the next step and returns the codes reached so far', async () => {
     const clean = generate(trueCode(10));
     const controller = new AbortController();

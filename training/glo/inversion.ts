@@ -222,10 +222,14 @@ export async function invert(options: InvertOptions): Promise<InversionResult> {
   }
 }
 
-/** tfjs's Adam reads its step size from this (protected) field at every step; SGD caches it, behind setLearningRate. */
+/**
+ * tfjs's Adam reads its step size from this (protected) field at every step; SGD caches it, behind
+ * setLearningRate. (Told apart by the method: tfjs's optimizer classes answer `instanceof` by duck typing.)
+ */
 function setLearningRate(optimizer: tf.Optimizer, value: number): void {
-  if (optimizer instanceof tf.SGDOptimizer) optimizer.setLearningRate(value);
-  else (optimizer as unknown as { learningRate: number }).learningRate = value;
+  const sgd = optimizer as unknown as { setLearningRate?: (rate: number) => void; learningRate: number };
+  if (typeof sgd.setLearningRate === 'function') sgd.setLearningRate(value);
+  else sgd.learningRate = value;
 }
 
 /** z / max(|z|, 1) (or z / |z|) row by row, as tensors (the same set as projectToUnitBall). */
