@@ -2,12 +2,14 @@
 // own kernel for what it does not cover. Registered over the originals, so model code needs no change.
 import '@tensorflow/tfjs-backend-wasm';
 import {
+  BatchMatMul,
   Conv2DBackpropInput,
   getKernel,
   Mean,
   registerKernel,
   Sum,
   Tile,
+  Transpose,
   unregisterKernel,
   type Conv2DBackpropInputAttrs,
   type KernelConfig,
@@ -15,6 +17,7 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { disposeIntermediates, runWasmKernel } from './wasm-kernel-util.ts';
 import { reduceLeadingAxes } from './wasm-reduce.ts';
 import { tileOnHeap } from './wasm-tile.ts';
 import { subPixelConv2DBackpropInput } from './wasm-transposed-conv.ts';
@@ -35,6 +38,9 @@ type FastKernel = (args: Parameters<KernelFunc>[0], original: KernelFunc) => Ret
  * - Tile (BatchNorm's gradient): memmoves; falls back for bool and strings.
  * - Sum and Mean over leading axes (BatchNorm's per-channel statistics and gradients): one XNNPACK
  *   average pool over the reduced axes; falls back for other axes and non-float.
+ * - BatchMatMul with transposeA or transposeB (every matMul's gradient, e.g. a dense layer's): wasm runs
+ *   those as a scalar loop, 9x slower than its XNNPACK path; here the flagged operand is transposed first
+ *   (one copy) and the product runs without flags. Falls back for non-float.
  */
 const FAST_KERNELS: Record<string, FastKernel> = {
   [Conv2DBackpropInput]: (args, original) => {
@@ -46,6 +52,23 @@ const FAST_KERNELS: Record<string, FastKernel> = {
     const { inputs: { x }, backend, attrs: { reps } } = args as unknown as
       { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: { reps: number[] } };
     return tileOnHeap(backend, x, reps) ?? original(args);
+  },
+  [BatchMatMul]: (args, original) => {
+    const { inputs: { a, b }, backend, attrs } = args as unknown as
+      { inputs: { a: TensorInfo; b: TensorInfo }; backend: BackendWasm; attrs: { transposeA: boolean; transposeB: boolean } };
+    if ((!attrs.transposeA && !attrs.transposeB) || a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
+    const transposed: TensorInfo[] = [];
+    const plain = (x: TensorInfo, flagged: boolean) => {
+      if (!flagged) return x;
+      const rank = x.shape.length;
+      const perm = [...Array(rank - 2).keys(), rank - 1, rank - 2];
+      const t = runWasmKernel(backend, Transpose, { x }, { perm });
+      transposed.push(t);
+      return t;
+    };
+    const result = original({ inputs: { a: plain(a, attrs.transposeA), b: plain(b, attrs.transposeB) }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+    disposeIntermediates(backend, ...transposed);
+    return result;
   },
   [Sum]: (args, original) => reduction(args, original, 'sum'),
   [Mean]: (args, original) => reduction(args, original, 'mean'),

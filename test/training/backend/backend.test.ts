@@ -55,7 +55,7 @@ describe('initBackend', () => {
     expect(info.device).toMatch(/^wasm simd, 1 thread /);
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
     expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeDefined();
-    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile', 'Sum', 'Mean']);
+    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'Sum', 'Mean']);
   });
 
   it.skipIf(installed('@tensorflow/tfjs-node'))('fails for tensorflow, naming the npm package to install', async () => {

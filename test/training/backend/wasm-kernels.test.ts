@@ -198,7 +198,7 @@ describe('fast Conv2DBackpropInput on wasm', () => {
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     registerWasmFastKernels();
     registerWasmFastKernels();
-    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile', 'Sum', 'Mean']);
+    expect(activeWasmFastKernels()).toEqual(['Conv2DBackpropInput', 'Tile', 'BatchMatMul', 'Sum', 'Mean']);
     const fast = await runOn('wasm', () => tf.conv2dTranspose(
       randomTensor([2, 4, 4, 3], 14) as tf.Tensor4D, randomTensor([4, 4, 2, 3], 15) as tf.Tensor4D, [2, 8, 8, 2], 2, 'same'));
     expect(relativeError(fast[0].values, original[0].values)).toBeLessThan(TOLERANCE);
@@ -232,6 +232,36 @@ describe('fast Tile on wasm', () => {
   it('handles empty outputs', async () => {
     const [empty] = await runOn('wasm', () => tf.tile(tf.zeros([0, 3]), [2, 2]));
     expect(empty.shape).toEqual([0, 6]);
+  });
+});
+
+describe('fast transposed BatchMatMul on wasm', () => {
+  const cases: { a: number[]; b: number[]; transposeA: boolean; transposeB: boolean }[] = [
+    { a: [64, 2048], b: [64, 64], transposeA: true, transposeB: false }, // a dense layer's weight gradient
+    { a: [64, 64], b: [2048, 64], transposeA: false, transposeB: true }, // its input gradient
+    { a: [5, 3], b: [7, 5], transposeA: true, transposeB: true },
+    { a: [2, 6, 3], b: [2, 6, 4], transposeA: true, transposeB: false }, // batched
+    { a: [3, 4, 5], b: [1, 6, 5], transposeA: false, transposeB: true }, // broadcast batch
+  ];
+  it.each(cases)('matches cpu for $a x $b (transposeA $transposeA, transposeB $transposeB)', async ({ a, b, transposeA, transposeB }) => {
+    expect(activeWasmFastKernels()).toContain('BatchMatMul');
+    await expectSameOnWasmAndCpu(() => tf.matMul(randomTensor(a, 50), randomTensor(b, 51), transposeA, transposeB));
+  });
+
+  it('gives a dense layer the same gradients as cpu, and does not leak wasm memory', async () => {
+    await expectSameOnWasmAndCpu(() => {
+      const x = randomTensor([8, 20], 52);
+      const w = randomTensor([20, 6], 53);
+      // Both gradients of x w are transposed products: x^T dy and dy w^T.
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.matMul(a, b))))([x, w]);
+    });
+    const [x, y] = [randomTensor([16, 32], 54), randomTensor([16, 8], 55)];
+    tf.matMul(x, y, true, false).dispose();
+    const before = { tensors: tf.memory().numTensors, data: tf.engine().backend.numDataIds() };
+    tf.matMul(x, y, true, false).dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(before.data);
+    expect(tf.memory().numTensors).toBe(before.tensors);
+    tf.dispose([x, y]);
   });
 });
 
