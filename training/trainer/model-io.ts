@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Storage } from '../storage/storage.ts';
+// Registers glo's BatchNormalization under the layer's class name, so every model loaded here (a run's
+// generator for glo eval, a checkpoint's on resume) gets its faster inference and training passes.
+import '../glo/batch-norm.ts';
 
 /**
  * Saves a LayersModel as model.json + weights.bin under `prefix` of any Storage: the same layout as
