@@ -2,6 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
 /**
+ * y = x * s + t with per-channel s = gamma / sigma and t = beta - mean * s: two passes over the activation
+ * (wasm's own FusedBatchNorm kernel is a scalar loop, 5x slower than these two XNNPACK operations).
+ */
+function scaleAndShift(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, mean: tf.Tensor, invStd: tf.Tensor): tf.Tensor {
+  const s = tf.mul(gamma, invStd);
+  const t = tf.sub(beta, tf.mul(mean, s));
+  return tf.add(tf.mul(x, s), t);
+}
+
+/**
  * Training-mode batch normalization as one operation with a written-out gradient. tfjs-layers normalizes
  * in training through tf.moments and tf.batchNorm, and autodiff of that chain costs about thirty passes
  * over the activation (copies, broadcasts, casts, five sums): on a 64 px DCGAN step, a fifth of the time
@@ -24,14 +34,10 @@ export function batchNormInTraining(
     mean = tf.keep(tf.mean(input, axes));
     variance = tf.keep(tf.mean(tf.squaredDifference(input, mean), axes));
     const invStd = tf.rsqrt(tf.add(variance, epsilon));
-    // y = x * s + t with per-channel s = gamma / sigma, t = beta - mean * s: two passes (wasm's own
-    // FusedBatchNorm kernel is a scalar loop, 5x slower than these two XNNPACK operations).
-    const s = tf.mul(scale, invStd);
-    const t = tf.sub(offset, tf.mul(mean, s));
     // Saved (as kept clones) for the backward pass; the caller disposes its own mean and variance.
     save([input, scale, mean, invStd]);
     return {
-      value: tf.add(tf.mul(input, s), t),
+      value: scaleAndShift(input, scale, offset, mean, invStd),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, g, m, inv] = saved as [tf.Tensor, tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
         return tf.tidy(() => {
@@ -101,16 +107,15 @@ export class TrainingBatchNormalization extends BatchNormalizationBase {
 }
 
 /**
- * Inference with the moving statistics as y = x * s + t, per-channel s = gamma / sqrt(movingVariance + eps)
- * and t = beta - movingMean * s: the base class's tf.batchNorm runs wasm's FusedBatchNorm, a scalar loop,
- * and its gradient tiles the scale to the activation's full size before two multiplies. Here it is two
- * XNNPACK passes forward and one (dy * s) back, which the frozen-generator code fits (the final code pass,
- * glo eval's held-out fits) take at every step. Same values up to float rounding (tested).
+ * Inference with the moving statistics through scaleAndShift: the base class's tf.batchNorm runs wasm's
+ * FusedBatchNorm, a scalar loop, and its gradient tiles the scale to the activation's full size before two
+ * multiplies. Here it is two XNNPACK passes forward and one (dy * s) back, which the frozen-generator code
+ * fits (the final code pass, glo eval's held-out fits) take at every step. Same values up to float
+ * rounding (tested).
  */
 function batchNormInInference(x: tf.Tensor, layer: BatchNormalizationInternals): tf.Tensor {
-  const s = tf.mul(layer.gamma.read(), tf.rsqrt(tf.add(layer.movingVariance.read(), layer.epsilon)));
-  const t = tf.sub(layer.beta.read(), tf.mul(layer.movingMean.read(), s));
-  return tf.add(tf.mul(x, s), t);
+  const invStd = tf.rsqrt(tf.add(layer.movingVariance.read(), layer.epsilon));
+  return scaleAndShift(x, layer.gamma.read(), layer.beta.read(), layer.movingMean.read(), invStd);
 }
 
 // Deserialization by class name: a generator reloaded from a checkpoint gets this class too, so a
