@@ -8,6 +8,7 @@ import {
   downsampleOperator,
   identityOperator,
   invert,
+  inversionBatchSize,
   lowerTriangularInverse,
   maskOperator,
   noiseOperator,
@@ -98,6 +99,27 @@ describe('invert (generator frozen)', () => {
     const gain = psnrFromMse(mse(result.restored, truth)) - psnrFromMse(startMse);
     expect(gain).toBeGreaterThan(8);
     for (let i = 0; i < 2; i++) expect(norm(result.codes, i * DIM, DIM)).toBeLessThanOrEqual(1 + 1e-5);
+  });
+
+  it('the batch sets only the speed: four images fitted together reach the codes they reach two by two', async () => {
+    const codes = trueCode(12, 4);
+    const clean = generate(codes);
+    const init = new Float32Array(4 * DIM).map((_, i) => 0.5 * codes[i]);
+    const together = await invert(baseOptions(clean, { steps: 20, init }));
+    const halves = await Promise.all([0, 2].map(async (first) => {
+      const target = tf.slice(clean, [first, 0, 0, 0], [2, -1, -1, -1]);
+      const result = await invert(baseOptions(target, { steps: 20, init: init.slice(first * DIM, (first + 2) * DIM) }));
+      target.dispose();
+      return result.codes;
+    }));
+    clean.dispose();
+    const apart = new Float32Array([...halves[0], ...halves[1]]);
+    // Adam divides each coordinate's step by its own gradient scale, so dividing the summed objective by
+    // the batch size changes a code's path only through Adam's epsilon: float-level differences.
+    for (let i = 0; i < apart.length; i++) expect(Math.abs(together.codes[i] - apart[i])).toBeLessThan(1e-3);
+    expect(inversionBatchSize(32)).toBe(256);
+    expect(inversionBatchSize(64)).toBe(64);
+    expect(inversionBatchSize(128)).toBe(64);
   });
 
   it('inpainting: fills the masked region far better than the damaged input, and fits the known pixels', async () => {

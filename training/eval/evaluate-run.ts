@@ -4,7 +4,7 @@ import type { Dataset } from '../data/dataset.ts';
 import { batchTargetValues, reconstruct } from '../trainer/evaluate.ts';
 import { sampleGaussian } from '../glo/gaussian.ts';
 import { sampleImle } from '../glo/imle.ts';
-import { identityOperator, invert } from '../glo/inversion.ts';
+import { identityOperator, inversionBatchSize, invert } from '../glo/inversion.ts';
 import { project } from '../glo/latent.ts';
 import { meanImageMetrics } from '../glo/metrics.ts';
 import { fitPca, pcaDecode, pcaEncode } from '../glo/pca.ts';
@@ -80,7 +80,7 @@ async function fitCodes(run: LoadedRun, images: Float32Array, count: number, opt
   const { imageSize: size, channels } = run.manifest.dataset;
   const ppi = valuesPerImage(run.manifest.dataset);
   const restored = new Float32Array(count * ppi);
-  const chunk = 64;
+  const chunk = inversionBatchSize(size);
   for (let start = 0; start < count; start += chunk) {
     const n = Math.min(chunk, count - start);
     const target = tf.tensor4d(images.subarray(start * ppi, (start + n) * ppi), [n, size, size, channels]);

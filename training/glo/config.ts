@@ -38,7 +38,7 @@ export const gloConfigSchema = z
       .describe('Latent code learning rate; default 10 for SGD (paper), 10 x lrGenerator for Adam.'),
     codeRefinementSteps: z.number().int().min(0).max(1000).default(10)
       .describe('After the last epoch, Adam steps that refit each code alone to the finished generator (run\'s loss, generator frozen) before publishing; 0 publishes the codes as trained. Beyond the paper: each code gets only one update per epoch and lags the generator.'),
-    codeRefinementLr: z.number().positive().default(0.03)
+    codeRefinementLr: z.number().positive().default(0.01)
       .describe('Adam step size of that final code pass.'),
     batchSize: z.number().int().min(1).max(4096).default(64)
       .describe('Images per step; every step updates the generator and exactly these images\' codes.'),

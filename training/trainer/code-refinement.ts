@@ -2,7 +2,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Dataset } from '../data/dataset.ts';
 import type { GloConfig } from '../glo/config.ts';
 import { uninterrupted, type InterruptCheck } from '../glo/interrupt.ts';
-import { identityOperator, invert } from '../glo/inversion.ts';
+import { identityOperator, inversionBatchSize, invert } from '../glo/inversion.ts';
 import { gatherRows } from '../glo/latent.ts';
 import { batchTargets, evaluateReconstructions } from './evaluate.ts';
 import type { Reporter } from './progress.ts';
@@ -35,7 +35,7 @@ export async function refineCodes(
   const before = await evaluateReconstructions(generator, latents, dataset, allRows, 'inference', interrupt);
   reporter?.info(`code refinement: ${config.codeRefinementSteps} Adam steps per code (lr ${config.codeRefinementLr}, generator frozen), from ${before.psnr.toFixed(2)} dB`);
   const refined = Float32Array.from(latents);
-  const chunk = Math.max(config.batchSize, 64);
+  const chunk = inversionBatchSize(config.imageSize);
   for (let start = 0; start < count; start += chunk) {
     await interrupt();
     const rows = allRows.subarray(start, Math.min(start + chunk, count));
