@@ -220,11 +220,14 @@ describe('Lap1 level normalizations', () => {
     expect(lapLevelWeights('means', 4)).toEqual([1, 1, 1, 1]);
   });
 
-  it('defaults by the loss, as measured: "sums" beside l2, "means" for lap1 alone; an explicit choice wins', () => {
+  it('defaults as measured: "sums" beside l2 and for lap1 alone on grayscale, "means" for lap1 alone on colour; an explicit choice wins', () => {
     expect(resolveConfig({}).lapNormalization).toBe('sums');
     expect(resolveConfig({}).lapWeights).toEqual([1, 0.25, 0.0625, 0.015625]);
+    expect(resolveConfig({ channels: 1 }).lapNormalization).toBe('sums');
     expect(resolveConfig({ loss: 'lap1' }).lapNormalization).toBe('means');
     expect(resolveConfig({ loss: 'lap1' }).lapWeights).toEqual([1, 1, 1, 1]);
+    expect(resolveConfig({ loss: 'lap1', channels: 1 }).lapNormalization).toBe('sums');
+    expect(resolveConfig({ loss: 'lap1', channels: 1, lapNormalization: 'means' }).lapWeights).toEqual([1, 1, 1, 1]);
     expect(resolveConfig({ loss: 'lap1', lapNormalization: 'sums' }).lapWeights).toEqual([1, 0.25, 0.0625, 0.015625]);
     expect(resolveConfig({ lapNormalization: 'means', lapWeights: [2, 1, 1, 1] }).lapWeights).toEqual([2, 1, 1, 1]);
   });

@@ -25,7 +25,7 @@ export const gloConfigSchema = z
     lapLevels: z.number().int().min(1).max(7).default(4)
       .describe('Laplacian pyramid levels including the low-pass residual (4 at 32 px ends at a 4x4 residual).'),
     lapNormalization: z.enum(['sums', 'means']).optional()
-      .describe('How Lap1 weighs its levels (the paper leaves it open): "sums" weighs each level\'s summed |difference| equally (per-level means by 4^-j, finest first), "means" weighs each level\'s mean |difference| equally (mtyka/laploss, minimal_glo). Default by measurement (docs/quality.md): "sums" with l2 (it adds fine detail to what L2 already fits), "means" for lap1 alone (with "sums" it cannot learn colour).'),
+      .describe('How Lap1 weighs its levels (the paper leaves it open): "sums" weighs each level\'s summed |difference| equally (per-level means by 4^-j, finest first), "means" weighs each level\'s mean |difference| equally (mtyka/laploss, minimal_glo). Default by measurement (docs/quality.md): "sums" with l2 (it adds fine detail to what L2 already fits) and for lap1 alone on grayscale, "means" for lap1 alone on colour images (with "sums" it cannot learn colour).'),
     lapWeights: z.array(z.number().nonnegative()).optional()
       .describe('Explicit weight of each level\'s mean absolute difference, finest first; overrides lapNormalization.'),
     l2Weight: z.number().nonnegative().default(1)
@@ -39,7 +39,7 @@ export const gloConfigSchema = z
     codeRefinementSteps: z.number().int().min(0).max(1000).default(10)
       .describe('After the last epoch, Adam steps that refit each code alone to the finished generator (run\'s loss, generator frozen) before publishing; 0 publishes the codes as trained. Beyond the paper: each code gets only one update per epoch and lags the generator.'),
     codeRefinementLr: z.number().positive().default(0.01)
-      .describe('Adam step size of that final code pass.'),
+      .describe('Adam step size of that final code pass (measured best between 0.005 and 0.02; 0.03 gained less than half as much, docs/quality.md).'),
     batchSize: z.number().int().min(1).max(4096).default(64)
       .describe('Images per step; every step updates the generator and exactly these images\' codes.'),
     epochs: z.number().int().min(1).max(100_000).default(25)
@@ -114,7 +114,10 @@ export function resolveConfig(input: GloConfigInput, preset?: PresetName): GloCo
   const result = gloConfigSchema.safeParse({ ...base, ...input });
   if (!result.success) throw new ConfigError(formatIssues(result.error));
   const parsed = result.data;
-  const lapNormalization = parsed.lapNormalization ?? (parsed.loss === 'lap1' ? 'means' : 'sums');
+  // Measured (docs/quality.md, "Lap1's level normalization"): "sums" wherever it trains, which is beside L2
+  // and on grayscale; Lap1 alone on colour images needs "means" (with "sums" its residual, the colour, is
+  // weighed 1/64 and never learned).
+  const lapNormalization = parsed.lapNormalization ?? (parsed.loss === 'lap1' && parsed.channels === 3 ? 'means' : 'sums');
   const lapWeights = parsed.lapWeights ?? lapLevelWeights(lapNormalization, parsed.lapLevels);
   if (lapWeights.length !== parsed.lapLevels) {
     throw new ConfigError(`lapWeights has ${lapWeights.length} entries but lapLevels is ${parsed.lapLevels}: give one weight per level.`);
