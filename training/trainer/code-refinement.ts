@@ -39,7 +39,6 @@ export async function refineCodes(
   const refined = Float32Array.from(latents);
   const chunk = inversionBatchSize(config.imageSize);
   for (let start = 0; start < count; start += chunk) {
-    await interrupt();
     const rows = allRows.subarray(start, Math.min(start + chunk, count));
     const target = batchTargets(dataset, rows);
     try {
@@ -55,6 +54,8 @@ export async function refineCodes(
         init: gatherRows(latents, dim, rows),
         projection: config.latentProjection,
         yieldEvery: config.codeRefinementSteps + 1,
+        // Checked after every step, not every batch: a batch of 256 images takes several seconds at 32 px.
+        onStep: interrupt,
       });
       refined.set(result.codes, start * dim);
     } finally {
